@@ -1,0 +1,1 @@
+"""The ``aar`` command line (typer). ``aar --help`` lists the commands."""

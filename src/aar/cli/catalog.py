@@ -1,0 +1,48 @@
+"""``aar tasks`` and ``aar methods``: what is registered, with each option and its default."""
+
+from __future__ import annotations
+
+import inspect
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from aar.w2s.methods import METHODS
+from aar.w2s.tasks import TASKS
+
+console = Console()
+
+
+def _options(config: type[BaseModel]) -> str:
+    parts = []
+    for name, field in config.model_fields.items():
+        default = field.default
+        shown = (
+            type(default).__name__ + "(...)" if isinstance(default, BaseModel) else repr(default)
+        )
+        parts.append(f"{name}={shown}")
+    return ", ".join(parts) or "-"
+
+
+def _summary(obj: object) -> str:
+    doc = inspect.getdoc(inspect.getmodule(obj)) or ""
+    return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def tasks() -> None:
+    """List the registered tasks and their options."""
+    table = Table("task", "what", "options (-o KEY=VALUE)", show_lines=True)
+    for name in TASKS:
+        cls = TASKS.get(name)
+        table.add_row(name, _summary(cls), _options(cls.Config))
+    console.print(table)
+
+
+def methods() -> None:
+    """List the registered weak-to-strong methods and their options."""
+    table = Table("method", "what", "options (--method-option METHOD.KEY=VALUE)", show_lines=True)
+    for name in METHODS:
+        cls = METHODS.get(name)
+        table.add_row(name, _summary(cls), _options(cls.Config))
+    console.print(table)

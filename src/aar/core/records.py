@@ -1,0 +1,134 @@
+"""Result records: what an experiment ran, what it measured, and with which software.
+
+A record is JSON with a ``schema_version``; ``ExperimentRecord.load`` refuses versions it
+does not know instead of guessing. Every record carries the configuration and its hash, so
+two results can be compared (or deduplicated) by what produced them, not by a folder name.
+
+    record.save(Path("result.json"))
+    same = ExperimentRecord.load(Path("result.json"))
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aar.core.errors import DataError
+from aar.core.pgr import PGR, Estimate, estimate
+
+SCHEMA_VERSION = 1
+TRACKED_LIBRARIES = ("aar", "numpy", "torch", "transformers", "scikit-learn", "pydantic")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EstimateRecord(_Record):
+    mean: float
+    se: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> EstimateRecord:
+        e = estimate(values)
+        return cls(mean=e.mean, se=e.se, n=e.n)
+
+    def as_estimate(self) -> Estimate:
+        return Estimate(self.mean, self.se, self.n)
+
+
+class PGRRecord(_Record):
+    value: float
+    se: float | None
+    gap: float
+
+    @classmethod
+    def of(cls, p: PGR) -> PGRRecord:
+        return cls(value=p.value, se=p.se, gap=p.gap)
+
+
+class Component(_Record):
+    """A named, configured part of an experiment (task, method, teacher, student)."""
+
+    name: str
+    config: dict[str, Any]
+    config_hash: str
+
+
+class MethodResult(_Record):
+    """One method's transfer accuracy per seed and its summary."""
+
+    method: Component
+    transfer_acc: dict[int, float]
+    seconds: dict[int, float]
+    transfer: EstimateRecord
+    pgr: PGRRecord | None
+    pgr_error: str | None = None
+
+
+class ExperimentRecord(_Record):
+    """A multi-seed comparison of methods on one task against shared weak/ceiling baselines."""
+
+    schema_version: int = SCHEMA_VERSION
+    config_hash: str
+    task: Component
+    seeds: list[int]
+    min_gap: float
+    weak_acc: dict[int, float]
+    ceiling_acc: dict[int, float]
+    weak: EstimateRecord
+    ceiling: EstimateRecord
+    methods: list[MethodResult]
+    timings: dict[str, float]
+    environment: dict[str, str] = Field(default_factory=lambda: environment())
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> ExperimentRecord:
+        try:
+            raw = path.read_text()
+        except OSError as err:
+            raise DataError(f"{path}: cannot read record ({err.strerror})") from None
+        return cls.from_json(raw, source=str(path))
+
+    @classmethod
+    def from_json(cls, raw: str, source: str = "record") -> ExperimentRecord:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{source}: not JSON ({err.msg}, line {err.lineno})") from None
+        found = data.get("schema_version") if isinstance(data, dict) else None
+        if found != SCHEMA_VERSION:
+            raise DataError(
+                f"{source}: schema_version {found!r} is not supported "
+                f"(this aar reads version {SCHEMA_VERSION})"
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise DataError(f"{source}: invalid record at {where}: {first['msg']}") from None
+
+
+def environment() -> dict[str, str]:
+    """Python, platform and the versions of the libraries that shape a result."""
+    env = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            env[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return env

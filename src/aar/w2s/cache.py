@@ -1,0 +1,78 @@
+"""On-disk cache of computed arrays (embeddings, weak labels, baselines), keyed by config hash.
+
+    cache = ArtifactCache.default()              # $AAR_CACHE_DIR or ~/.cache/aar
+    arrays = cache.load_or_compute("weak", key, compute)
+
+``key`` is any JSON-able description of what produced the arrays; its hash names the file,
+and the key itself is stored beside it so a cache folder can be read by a person. Writes are
+atomic (a temporary file renamed into place), so concurrent workers never see half a file.
+``refresh=True`` recomputes and overwrites instead of reading (``--no-cache``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aar.core.hashing import canonical_json, config_hash
+
+Arrays = dict[str, np.ndarray]
+
+
+def default_cache_dir() -> Path:
+    if explicit := os.environ.get("AAR_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "aar"
+
+
+class ArtifactCache:
+    """A folder of ``<kind>/<hash>.npz`` files; ``root=None`` disables caching entirely."""
+
+    def __init__(self, root: Path | None, refresh: bool = False) -> None:
+        self.root = root
+        self.refresh = refresh
+
+    @classmethod
+    def default(cls, refresh: bool = False) -> ArtifactCache:
+        return cls(default_cache_dir(), refresh)
+
+    def with_refresh(self, refresh: bool) -> ArtifactCache:
+        return ArtifactCache(self.root, refresh)
+
+    def path(self, kind: str, key: Mapping[str, Any]) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / kind / f"{config_hash(key)}.npz"
+
+    def load_or_compute(
+        self, kind: str, key: Mapping[str, Any], compute: Callable[[], Arrays]
+    ) -> Arrays:
+        path = self.path(kind, key)
+        if path is not None and not self.refresh and path.exists():
+            with np.load(path, allow_pickle=False) as stored:
+                return {name: stored[name] for name in stored.files}
+        arrays = compute()
+        if path is not None:
+            _atomic_save(path, arrays, key)
+        return arrays
+
+
+def _atomic_save(path: Path, arrays: Arrays, key: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    key_file = path.with_suffix(".json")
+    key_file.write_text(json.dumps(json.loads(canonical_json(key)), indent=2) + "\n")

@@ -1,0 +1,13 @@
+"""Weak-to-strong tasks: the registry and the shipped testbeds.
+
+    task = build_task("geofacts", {"n_labeled": 500})
+    data = task.load(cache)            # every example, both views, gold labels
+    splits = task.splits(data, seed)   # labeled / pool / test for that seed
+
+Importing this package registers ``toy``, ``geofacts`` and ``sst2``.
+"""
+
+from aar.w2s.tasks import geofacts, sst2, toy
+from aar.w2s.tasks.base import TASKS, Task, TaskConfig, build_task
+
+__all__ = ["TASKS", "Task", "TaskConfig", "build_task", "geofacts", "sst2", "toy"]

@@ -1,0 +1,65 @@
+"""PGR and its standard error, checked by hand and against a Monte Carlo simulation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from aar.core.errors import GapTooSmallError
+from aar.core.pgr import Estimate, estimate, pgr
+
+
+def test_estimate_matches_numpy() -> None:
+    values = [0.61, 0.64, 0.66, 0.70]
+    e = estimate(values)
+    assert e.mean == pytest.approx(np.mean(values))
+    assert e.se == pytest.approx(np.std(values, ddof=1) / math.sqrt(4))
+    assert e.n == 4
+
+
+def test_single_value_has_no_standard_error() -> None:
+    assert estimate([0.5]).se is None
+    with pytest.raises(ValueError, match="no values"):
+        estimate([])
+
+
+def test_pgr_by_hand() -> None:
+    weak, ceiling, transfer = Estimate(0.6, 0.01, 5), Estimate(0.8, 0.02, 5), Estimate(0.7, 0.03, 4)
+    result = pgr(transfer, weak, ceiling)
+    assert result.value == pytest.approx(0.5)
+    # [0.03² + (1-0.5)²·0.01² + 0.5²·0.02²] / 0.2² = (9e-4 + 2.5e-5 + 1e-4) / 0.04
+    assert result.se == pytest.approx(math.sqrt(1.025e-3 / 0.04))
+    assert (result.n_transfer, result.n_weak, result.n_ceiling) == (4, 5, 5)
+    assert result.gap == pytest.approx(0.2)
+
+
+def test_baseline_variance_counts() -> None:
+    certain = Estimate(0.6, 0.0, 5), Estimate(0.8, 0.0, 5)
+    noisy = Estimate(0.6, 0.02, 5), Estimate(0.8, 0.02, 5)
+    transfer = Estimate(0.75, 0.01, 5)
+    assert pgr(transfer, *noisy).se > pgr(transfer, *certain).se  # type: ignore[operator]
+
+
+def test_missing_standard_error_propagates_as_unknown() -> None:
+    result = pgr(Estimate(0.7, None, 1), Estimate(0.6, 0.01, 3), Estimate(0.8, 0.01, 3))
+    assert result.se is None
+
+
+def test_small_gap_is_a_clear_error_with_configurable_threshold() -> None:
+    weak, ceiling = Estimate(0.70, 0.01, 3), Estimate(0.71, 0.01, 3)
+    with pytest.raises(GapTooSmallError, match=r"below min_gap 0\.02"):
+        pgr(Estimate(0.705, 0.01, 3), weak, ceiling)
+    assert pgr(Estimate(0.705, 0.01, 3), weak, ceiling, min_gap=0.005).value == pytest.approx(0.5)
+
+
+def test_standard_error_matches_monte_carlo() -> None:
+    rng = np.random.default_rng(0)
+    means, sds, n = (0.70, 0.60, 0.80), (0.02, 0.015, 0.01), 5
+    values, ses = [], []
+    for _ in range(4000):
+        draws = [estimate(list(rng.normal(m, s, n))) for m, s in zip(means, sds, strict=True)]
+        result = pgr(*draws)
+        values.append(result.value)
+        ses.append(result.se)
+    empirical = np.std(values)
+    assert np.median(ses) == pytest.approx(empirical, rel=0.15)
