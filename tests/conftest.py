@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,12 +19,28 @@ from aar.w2s.tasks import build_task
 from aar.w2s.training import History, TrainConfig
 
 
+def shared_data_dir() -> Path | None:
+    """``$AAR_SHARED_DATA`` or ``../shared/data`` beside the checkout, when present."""
+    explicit = os.environ.get("AAR_SHARED_DATA")
+    folder = Path(explicit) if explicit else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return folder if folder.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The small real datasets; CI sets AAR_REQUIRE_SHARED_DATA so they never skip there."""
+    folder = shared_data_dir()
+    if folder is None:
+        if os.environ.get("AAR_REQUIRE_SHARED_DATA"):
+            pytest.fail("AAR_REQUIRE_SHARED_DATA is set but ../shared/data is missing")
+        pytest.skip("the small real datasets (../shared/data) are not on this machine")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def toy_context() -> MethodContext:
     """A real toy task's public context for seed 0 (small, trains in well under a second)."""
-    task = build_task(
-        "toy", {"n_examples": 1500, "n_labeled": 100, "n_test": 400, "student.train.epochs": 5}
-    )
+    task = build_task("toy", {"n_examples": 1500, "n_labeled": 100, "n_test": 400})
     data = task.load(ArtifactCache(None))
     splits = task.splits(data, 0)
     weak = weak_artifacts(task, data, splits, 0, ArtifactCache(None))

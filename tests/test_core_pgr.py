@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aar.core.errors import GapTooSmallError
-from aar.core.pgr import Estimate, estimate, pgr
+from aar.core.pgr import Estimate, estimate, paired_difference, pgr
 
 
 def test_estimate_matches_numpy() -> None:
@@ -63,3 +63,11 @@ def test_standard_error_matches_monte_carlo() -> None:
         ses.append(result.se)
     empirical = np.std(values)
     assert np.median(ses) == pytest.approx(empirical, rel=0.15)
+
+
+def test_paired_difference_by_hand() -> None:
+    diff = paired_difference([0.70, 0.74, 0.72], [0.68, 0.70, 0.71])
+    assert diff.mean == pytest.approx((0.02 + 0.04 + 0.01) / 3)
+    assert diff.se == pytest.approx(np.std([0.02, 0.04, 0.01], ddof=1) / math.sqrt(3))
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_difference([0.1], [0.1, 0.2])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 
 from pydantic import BaseModel
-from rich.console import Console
 from rich.table import Table
 
+from aar.cli.output import stdout_console
 from aar.w2s.methods import METHODS
 from aar.w2s.tasks import TASKS
 
-console = Console()
+console = stdout_console()
 
 
 def _options(config: type[BaseModel]) -> str:

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from aar.cli.output import stdout_console
 from aar.w2s.reference import load_reference
 from aar.w2s.reference.convert import CONVERTERS, convert
 
 data_app = typer.Typer(help="Datasets in the reference JSONL layout.", no_args_is_help=True)
-console = Console()
+console = stdout_console()
 
 
 @data_app.command()

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aar.cli.options import parse_assignments, parse_method_assignments
+from aar.cli.output import stderr_console, stdout_console
 from aar.cli.tables import experiment_table
 from aar.core.errors import GapTooSmallError
 from aar.core.pgr import DEFAULT_MIN_GAP
@@ -17,8 +17,8 @@ from aar.w2s.cache import default_cache_dir
 from aar.w2s.methods import METHODS
 from aar.w2s.runner import ExperimentSpec, run_experiment
 
-console = Console()
-err_console = Console(stderr=True)
+console = stdout_console()
+err_console = stderr_console()
 
 
 def experiment(

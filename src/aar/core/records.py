@@ -38,7 +38,10 @@ class EstimateRecord(_Record):
 
     @classmethod
     def of(cls, values: list[float]) -> EstimateRecord:
-        e = estimate(values)
+        return cls.from_estimate(estimate(values))
+
+    @classmethod
+    def from_estimate(cls, e: Estimate) -> EstimateRecord:
         return cls(mean=e.mean, se=e.se, n=e.n)
 
     def as_estimate(self) -> Estimate:
@@ -72,6 +75,8 @@ class MethodResult(_Record):
     transfer: EstimateRecord
     pgr: PGRRecord | None
     pgr_error: str | None = None
+    vs_vanilla: EstimateRecord | None = None
+    """Per-seed paired difference of transfer accuracy against ``vanilla`` (when it ran)."""
 
 
 class ExperimentRecord(_Record):

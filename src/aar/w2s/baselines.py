@@ -38,8 +38,14 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[labels]
 
 
-def _key(task: Task, seed: int, part: str) -> dict[str, object]:
-    return {"task": task.config_hash, "seed": seed, "part": part, "version": BASELINE_VERSION}
+def _key(task: Task, data: TaskData, seed: int, part: str) -> dict[str, object]:
+    return {
+        "task": task.config_hash,
+        "data": data.fingerprint,
+        "seed": seed,
+        "part": part,
+        "version": BASELINE_VERSION,
+    }
 
 
 def weak_artifacts(
@@ -53,7 +59,7 @@ def weak_artifacts(
             "test_probs": trained.predict_proba(data.teacher_inputs.take(splits.test)),
         }
 
-    arrays = cache.load_or_compute("weak", _key(task, seed, "weak"), compute)
+    arrays = cache.load_or_compute("weak", _key(task, data, seed, "weak"), compute)
     test_probs = arrays["test_probs"]
     return WeakArtifacts(
         arrays["pool_probs"], test_probs, accuracy(test_probs, data.labels[splits.test])
@@ -69,5 +75,5 @@ def ceiling_accuracy(
         trained = student.fit(data.student_inputs.take(splits.pool), targets, seed=seed)
         return {"test_probs": trained.predict_proba(data.student_inputs.take(splits.test))}
 
-    arrays = cache.load_or_compute("ceiling", _key(task, seed, "ceiling"), compute)
+    arrays = cache.load_or_compute("ceiling", _key(task, data, seed, "ceiling"), compute)
     return accuracy(arrays["test_probs"], data.labels[splits.test])

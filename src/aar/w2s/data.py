@@ -67,6 +67,8 @@ class TaskData:
     n_classes: int
     groups: np.ndarray | None = None
     """Examples sharing a group id always land in the same split (e.g. the same city)."""
+    fingerprint: str = ""
+    """A digest of the examples, so cached results never outlive a change in the data."""
 
     def __post_init__(self) -> None:
         n = len(self.labels)

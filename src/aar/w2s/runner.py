@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from aar.core.errors import GapTooSmallError
 from aar.core.hashing import config_hash
-from aar.core.pgr import DEFAULT_MIN_GAP, pgr
+from aar.core.pgr import DEFAULT_MIN_GAP, paired_difference, pgr
 from aar.core.records import EstimateRecord, ExperimentRecord, MethodResult, PGRRecord
 from aar.w2s.baselines import ceiling_accuracy, weak_artifacts
 from aar.w2s.cache import ArtifactCache, default_cache_dir
@@ -84,10 +84,12 @@ def run_experiment(spec: ExperimentSpec, progress: ProgressFn | None = None) -> 
     }
     weak = {s: baselines[s][0] for s in spec.seeds}
     ceiling = {s: baselines[s][1] for s in spec.seeds}
-    results = [
-        _method_result(methods[m].describe(), m, spec, weak, ceiling, transfers)
-        for m in spec.methods
-    ]
+    results = _with_paired_deltas(
+        [
+            _method_result(methods[m].describe(), m, spec, weak, ceiling, transfers)
+            for m in spec.methods
+        ]
+    )
     return ExperimentRecord(
         config_hash=config_hash(
             {
@@ -138,6 +140,26 @@ def _method_result(
         pgr=value,
         pgr_error=error,
     )
+
+
+def _with_paired_deltas(
+    results: list[MethodResult], reference: str = "vanilla"
+) -> list[MethodResult]:
+    base = next((r for r in results if r.method.name == reference), None)
+    if base is None:
+        return results
+    seeds = sorted(base.transfer_acc)
+    ref = [base.transfer_acc[s] for s in seeds]
+    return [
+        r.model_copy(
+            update={
+                "vs_vanilla": EstimateRecord.from_estimate(
+                    paired_difference([r.transfer_acc[s] for s in seeds], ref)
+                )
+            }
+        )
+        for r in results
+    ]
 
 
 # --- work done in worker processes -------------------------------------------------------

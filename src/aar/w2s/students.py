@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from aar.w2s.training import (
     fit,
     predict_proba,
     soft_cross_entropy,
+    torch_threads,
 )
 
 
@@ -83,6 +85,7 @@ class HeadConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    kind: Literal["head"] = "head"
     hidden: int = Field(0, ge=0)
     dropout: float = Field(0.0, ge=0, lt=1)
     train: TrainConfig = TrainConfig()
@@ -116,16 +119,17 @@ class HeadStudent(Student):
         module = self._module(x.shape[1])
         x_t = torch.as_tensor((x - mean) / scale, dtype=torch.float32)
         trained = TrainedHead(module, mean, scale)
-        history = fit(
-            module,
-            lambda index: x_t[index],
-            targets,
-            train or self.train,
-            seed=seed,
-            weights=weights,
-            loss=loss,
-            validate=_validator(trained, validation),
-        )
+        with torch_threads(1):  # a head's matmuls are too small to gain from threads
+            history = fit(
+                module,
+                lambda index: x_t[index],
+                targets,
+                train or self.train,
+                seed=seed,
+                weights=weights,
+                loss=loss,
+                validate=validator_for(trained, validation),
+            )
         trained.history = history
         return trained
 
@@ -149,10 +153,11 @@ class TrainedHead(TrainedStudent):
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
         x = torch.as_tensor((_array(inputs) - self.mean) / self.scale, dtype=torch.float32)
-        return predict_proba(self.module, lambda index: x[index], len(x))
+        with torch_threads(1):
+            return predict_proba(self.module, lambda index: x[index], len(x))
 
 
-def _validator(
+def validator_for(
     trained: TrainedStudent, validation: Validation | None
 ) -> Callable[[torch.nn.Module], float] | None:
     if validation is None:

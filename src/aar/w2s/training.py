@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,8 @@ class TrainConfig(BaseModel):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="decoupled (AdamW) weight decay")
+    l2: float = Field(0.0, ge=0, description="L2 penalty ½·l2·‖W‖² on weight matrices, in the loss")
     lr_schedule: str = Field("cosine", pattern="^(constant|cosine)$")
 
 
@@ -44,6 +46,17 @@ def soft_cross_entropy(
     """Cross-entropy against target distributions; one value per example."""
     del progress
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a block with ``count`` intra-op threads, then restore the previous setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass
@@ -87,6 +100,8 @@ def fit(
             per_example = loss(logits, target_t[index], step / total)
             w = weight_t[index]
             batch_loss = (per_example * w).sum() / w.sum().clamp_min(1e-12)
+            if config.l2:
+                batch_loss = batch_loss + 0.5 * config.l2 * _squared_weights(module)
             optimizer.zero_grad()
             batch_loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
@@ -105,6 +120,10 @@ def fit(
         module.load_state_dict(best_state)
     module.eval()
     return history
+
+
+def _squared_weights(module: torch.nn.Module) -> torch.Tensor:
+    return sum((p.pow(2).sum() for p in module.parameters() if p.ndim > 1), torch.tensor(0.0))
 
 
 def _schedule(

@@ -17,6 +17,7 @@ from aar.w2s.data import Features, TaskData
 from aar.w2s.students import HeadConfig, HeadStudent, Student
 from aar.w2s.tasks.base import TASKS, Task, TaskConfig
 from aar.w2s.teachers import LogisticConfig, LogisticTeacher, Teacher
+from aar.w2s.training import TrainConfig
 
 
 class ToyConfig(TaskConfig):
@@ -30,7 +31,7 @@ class ToyConfig(TaskConfig):
     teacher_margin: float = Field(0.5, gt=0, description="signal/noise of y in the teacher view")
     spurious_margin: float = Field(2.0, gt=0, description="signal/noise of the spurious concept")
     spurious_agreement: float = Field(0.8, ge=0.5, le=1.0)
-    student: HeadConfig = HeadConfig()
+    student: HeadConfig = HeadConfig(train=TrainConfig(epochs=10, lr=1e-2))
     teacher: LogisticConfig = LogisticConfig(c=1.0)
 
 
