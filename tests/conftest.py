@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from aar.w2s.baselines import weak_artifacts
 from aar.w2s.cache import ArtifactCache
@@ -17,6 +18,11 @@ from aar.w2s.methods.base import MethodContext
 from aar.w2s.students import Student, TrainedStudent
 from aar.w2s.tasks import build_task
 from aar.w2s.training import History, TrainConfig
+
+
+# The models in tests are tiny: threads only add synchronisation, and on a busy 2-core
+# machine oversubscribed OpenMP threads make them many times slower.
+torch.set_num_threads(1)
 
 
 def shared_data_dir() -> Path | None:

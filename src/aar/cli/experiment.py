@@ -15,7 +15,7 @@ from aar.core.errors import GapTooSmallError
 from aar.core.pgr import DEFAULT_MIN_GAP
 from aar.w2s.cache import default_cache_dir
 from aar.w2s.methods import METHODS
-from aar.w2s.runner import ExperimentSpec, run_experiment
+from aar.w2s.runner import ExperimentSpec, run_experiment, validate
 
 console = stdout_console()
 err_console = stderr_console()
@@ -68,6 +68,7 @@ def experiment(
         refresh=no_cache,
         workers=workers,
     )
+    validate(spec)
     total = len(spec.seeds) * (1 + len(spec.methods))
     with Progress(
         TextColumn("{task.description}"),
@@ -75,7 +76,7 @@ def experiment(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
-        disable=quiet,
+        disable=quiet or not err_console.is_terminal,
         transient=True,
     ) as bar:
         job = bar.add_task(f"{task}: loading", total=total)

@@ -6,36 +6,32 @@
 Work happens in three phases. The parent loads the task once (building and embedding the
 dataset, which lands in the cache). Then each seed's weak teacher and ceiling run as one
 job, and finally every (seed, method) pair runs as its own job, reading the cached weak
-labels. Jobs go to ``workers`` processes (spawned, each with its share of the CPU threads);
-with one worker everything runs in this process.
+labels. Jobs go to a ``JobPool`` of ``workers`` processes; with one worker everything runs in
+this process. ``summary.summarize`` turns the accuracies into the record.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from aar.core.errors import GapTooSmallError
-from aar.core.hashing import config_hash
-from aar.core.pgr import DEFAULT_MIN_GAP, paired_difference, pgr
-from aar.core.records import EstimateRecord, ExperimentRecord, MethodResult, PGRRecord
+from aar.core.errors import ConfigError
+from aar.core.pgr import DEFAULT_MIN_GAP
+from aar.core.records import ExperimentRecord
 from aar.w2s.baselines import ceiling_accuracy, weak_artifacts
 from aar.w2s.cache import ArtifactCache, default_cache_dir
 from aar.w2s.data import TaskData
 from aar.w2s.methods import build_method
-from aar.w2s.methods.base import MethodContext, as_labels
+from aar.w2s.methods.base import Method, MethodContext, as_labels
+from aar.w2s.parallel import JobPool, default_workers
+from aar.w2s.summary import summarize
 from aar.w2s.tasks import Task, build_task
 
 ProgressFn = Callable[[str], None]
 """Called with a short description each time a job finishes."""
-J = TypeVar("J")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -62,104 +58,47 @@ class _Job:
     seed: int
     method: str | None = None
 
+    def describe(self) -> str:
+        return f"seed {self.seed} {self.method or 'baselines'}"
+
+
+def validate(spec: ExperimentSpec) -> tuple[Task, dict[str, Method]]:
+    """Build the task and the methods (cheap); raises the user's config errors before any work."""
+    if not spec.seeds:
+        raise ConfigError("at least one seed is needed")
+    task = build_task(spec.task, spec.task_options)
+    return task, {name: build_method(name, spec.method_options.get(name)) for name in spec.methods}
+
 
 def run_experiment(spec: ExperimentSpec, progress: ProgressFn | None = None) -> ExperimentRecord:
     """Run every method on every seed; return the record with PGR ± SE per method."""
-    task = build_task(spec.task, spec.task_options)
-    methods = {name: build_method(name, spec.method_options.get(name)) for name in spec.methods}
-    if not spec.seeds:
-        raise ValueError("at least one seed is needed")
+    task, methods = validate(spec)
     started = time.perf_counter()
-    task.load(ArtifactCache(spec.cache_dir, spec.refresh))
+    data = task.load(ArtifactCache(spec.cache_dir, spec.refresh))
+    for seed in spec.seeds:  # split sizes are user input: check them here, not in a worker
+        task.splits(data, seed)
     prepared = time.perf_counter()
-    with _executor(_worker_count(spec)) as executor:
-        baselines = dict(
-            _map(executor, _baseline_job, [_Job(spec, s) for s in spec.seeds], progress)
-        )
-        jobs = [_Job(spec, s, m) for s in spec.seeds for m in spec.methods]
-        transfers = dict(_map(executor, _method_job, jobs, progress))
+    workers = spec.workers or default_workers(len(spec.seeds))
+    on_done = (lambda job: progress(job.describe())) if progress else None
+    with JobPool(workers) as pool:
+        seed_jobs = [_Job(spec, s) for s in spec.seeds]
+        baselines = dict(pool.map(_baseline_job, seed_jobs, on_done))
+        method_jobs = [_Job(spec, s, m) for s in spec.seeds for m in spec.methods]
+        transfers = dict(pool.map(_method_job, method_jobs, on_done))
     timings = {
         "prepare_seconds": prepared - started,
         "total_seconds": time.perf_counter() - started,
     }
-    weak = {s: baselines[s][0] for s in spec.seeds}
-    ceiling = {s: baselines[s][1] for s in spec.seeds}
-    results = _with_paired_deltas(
-        [
-            _method_result(methods[m].describe(), m, spec, weak, ceiling, transfers)
-            for m in spec.methods
-        ]
-    )
-    return ExperimentRecord(
-        config_hash=config_hash(
-            {
-                "task": task.config_hash,
-                "methods": [r.method.config_hash for r in results],
-                "seeds": list(spec.seeds),
-                "min_gap": spec.min_gap,
-            }
-        ),
-        task=task.describe(),
-        seeds=list(spec.seeds),
-        min_gap=spec.min_gap,
-        weak_acc=weak,
-        ceiling_acc=ceiling,
-        weak=EstimateRecord.of(list(weak.values())),
-        ceiling=EstimateRecord.of(list(ceiling.values())),
-        methods=results,
+    return summarize(
+        task.describe(),
+        [m.describe() for m in methods.values()],
+        spec.seeds,
+        spec.min_gap,
+        weak={s: baselines[s][0] for s in spec.seeds},
+        ceiling={s: baselines[s][1] for s in spec.seeds},
+        transfers=transfers,
         timings=timings,
     )
-
-
-def _method_result(
-    method: Any,
-    name: str,
-    spec: ExperimentSpec,
-    weak: dict[int, float],
-    ceiling: dict[int, float],
-    transfers: dict[tuple[int, str], tuple[float, float]],
-) -> MethodResult:
-    acc = {s: transfers[(s, name)][0] for s in spec.seeds}
-    transfer = EstimateRecord.of(list(acc.values()))
-    weak_e, ceiling_e = (
-        EstimateRecord.of(list(weak.values())),
-        EstimateRecord.of(list(ceiling.values())),
-    )
-    try:
-        value = PGRRecord.of(
-            pgr(transfer.as_estimate(), weak_e.as_estimate(), ceiling_e.as_estimate(), spec.min_gap)
-        )
-        error = None
-    except GapTooSmallError as err:
-        value, error = None, str(err)
-    return MethodResult(
-        method=method,
-        transfer_acc=acc,
-        seconds={s: transfers[(s, name)][1] for s in spec.seeds},
-        transfer=transfer,
-        pgr=value,
-        pgr_error=error,
-    )
-
-
-def _with_paired_deltas(
-    results: list[MethodResult], reference: str = "vanilla"
-) -> list[MethodResult]:
-    base = next((r for r in results if r.method.name == reference), None)
-    if base is None:
-        return results
-    seeds = sorted(base.transfer_acc)
-    ref = [base.transfer_acc[s] for s in seeds]
-    return [
-        r.model_copy(
-            update={
-                "vs_vanilla": EstimateRecord.from_estimate(
-                    paired_difference([r.transfer_acc[s] for s in seeds], ref)
-                )
-            }
-        )
-        for r in results
-    ]
 
 
 # --- work done in worker processes -------------------------------------------------------
@@ -206,58 +145,3 @@ def _method_job(job: _Job) -> tuple[tuple[int, str], tuple[float, float]]:
     test_labels = data.labels[splits.test]
     acc = float((predictions == test_labels).mean())
     return (job.seed, job.method), (acc, seconds)
-
-
-# --- scheduling ----------------------------------------------------------------------------
-
-
-def _worker_count(spec: ExperimentSpec) -> int:
-    if spec.workers is not None:
-        return max(1, spec.workers)
-    return max(1, min(os.cpu_count() or 1, len(spec.seeds)))
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-class _InProcess(Executor):
-    """Runs jobs immediately in this process (one worker: no spawn cost)."""
-
-
-def _executor(workers: int) -> Executor:
-    if workers == 1:
-        return _InProcess()
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    return ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
-    )
-
-
-def _map(
-    executor: Executor, fn: Callable[[J], R], jobs: Iterable[J], progress: ProgressFn | None
-) -> Iterator[R]:
-    if isinstance(executor, _InProcess):
-        for job in jobs:
-            result = fn(job)
-            if progress:
-                progress(_describe(job))
-            yield result
-        return
-    futures = {executor.submit(fn, job): job for job in jobs}
-    try:
-        for future in as_completed(futures):
-            result = future.result()
-            if progress:
-                progress(_describe(futures[future]))
-            yield result
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
-
-
-def _describe(job: Any) -> str:
-    return f"seed {job.seed} {job.method or 'baselines'}"
