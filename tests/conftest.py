@@ -19,7 +19,6 @@ from aar.w2s.students import Student, TrainedStudent
 from aar.w2s.tasks import build_task
 from aar.w2s.training import History, TrainConfig
 
-
 # The models in tests are tiny: threads only add synchronisation, and on a busy 2-core
 # machine oversubscribed OpenMP threads make them many times slower.
 torch.set_num_threads(1)

@@ -15,14 +15,18 @@ console = stdout_console()
 
 
 def _options(config: type[BaseModel]) -> str:
-    parts = []
-    for name, field in config.model_fields.items():
-        default = field.default
-        shown = (
-            type(default).__name__ + "(...)" if isinstance(default, BaseModel) else repr(default)
-        )
-        parts.append(f"{name}={shown}")
-    return ", ".join(parts) or "-"
+    """Every option with its default, nested ones as the dotted keys a user types."""
+    return ", ".join(f"{k}={v!r}" for k, v in _flatten(config().model_dump(mode="json"))) or "-"
+
+
+def _flatten(values: dict[str, object], prefix: str = "") -> list[tuple[str, object]]:
+    flat: list[tuple[str, object]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat += _flatten(value, f"{prefix}{key}.")
+        else:
+            flat.append((f"{prefix}{key}", value))
+    return flat
 
 
 def _summary(obj: object) -> str:

@@ -18,8 +18,10 @@ C = TypeVar("C", bound=BaseModel)
 
 
 def parse_config(cls: type[C], options: Mapping[str, Any], owner: str) -> C:
+    """``options`` (dotted keys allowed) applied on top of ``cls``'s defaults, validated."""
     try:
-        return cls.model_validate(_nest(options))
+        defaults = cls().model_dump()
+        return cls.model_validate(merge(defaults, _nest(options)))
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
@@ -27,6 +29,27 @@ def parse_config(cls: type[C], options: Mapping[str, Any], owner: str) -> C:
             known = ", ".join(sorted(cls.model_fields)) or "(none)"
             raise ConfigError(f"{owner}: unknown option {key!r}; known options: {known}") from None
         raise ConfigError(f"{owner}: option {key!r}: {first['msg']}") from None
+
+
+def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``overrides`` into ``defaults``.
+
+    Nested options change only what they name: ``student.train.lr`` keeps the task's other
+    student settings. A nested config whose ``kind`` changes is replaced, not merged, since
+    the other kind has other fields.
+    """
+    merged = dict(defaults)
+    for key, value in overrides.items():
+        base = merged.get(key)
+        if isinstance(base, dict) and isinstance(value, dict) and _same_kind(base, value):
+            merged[key] = merge(base, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _same_kind(base: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
+    return value.get("kind", base.get("kind")) == base.get("kind")
 
 
 def _nest(options: Mapping[str, Any]) -> dict[str, Any]:
