@@ -85,15 +85,21 @@ def markdown(rows: list[list[str]], records: list[ExperimentRecord]) -> str:
             f"{record.weak.mean:.3f} ± {record.weak.se or 0:.3f}, ceiling "
             f"{record.ceiling.mean:.3f} ± {record.ceiling.se or 0:.3f}",
             "",
-            "| method | transfer | PGR | s/seed |",
-            "|---|---|---|---|",
+            "| method | transfer | PGR | Δ vs vanilla (paired) | s/seed |",
+            "|---|---|---|---|---|",
         ]
         for m in sorted(record.methods, key=lambda m: -(m.pgr.value if m.pgr else -9)):
             pgr = f"{m.pgr.value:.2f} ± {m.pgr.se or 0:.2f}" if m.pgr else "n/a"
             per_seed = sum(m.seconds.values()) / len(m.seconds)
+            delta = m.vs_vanilla
+            paired = (
+                "-"
+                if delta is None or m.method.name == "vanilla"
+                else (f"{delta.mean:+.3f} ± {delta.se or 0:.3f}")
+            )
             lines.append(
                 f"| {m.method.name} | {m.transfer.mean:.3f} ± {m.transfer.se or 0:.3f} "
-                f"| {pgr} | {per_seed:.1f} |"
+                f"| {pgr} | {paired} | {per_seed:.1f} |"
             )
     return "\n".join(lines)
 
