@@ -1,0 +1,106 @@
+"""ASGI middleware: a body-size limit and the audit record of every request."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aar.hub.models import AuditEntry
+from aar.hub.state import HubState
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses bodies over ``limit_for(path)`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLargeError
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except BodyTooLargeError:
+            await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {"detail": f"request body is larger than the limit of {limit} bytes"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Audit:
+    """Appends (who, what, when, status, duration) for every HTTP request to the audit log."""
+
+    def __init__(self, app: ASGIApp, state: Callable[[], HubState]) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status, started = 500, time.perf_counter()
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            actor = scope.get("state", {}).get("actor", "anonymous")
+            entry = _entry(scope, actor, status, (time.perf_counter() - started) * 1000)
+            await run_in_threadpool(self._write, entry)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        with self.state().sessions.begin() as session:
+            session.add(AuditEntry(**entry))
+
+
+def _entry(scope: Scope, actor: str, status: int, duration_ms: float) -> dict[str, Any]:
+    query = scope.get("query_string", b"").decode(errors="replace")
+    action = f"{scope['method']} {scope['path']}" + (f"?{query}" if query else "")
+    return {
+        "actor": actor,
+        "kind": "request",
+        "action": action[:256],
+        "status": status,
+        "duration_ms": duration_ms,
+        "detail": {},
+    }

@@ -1,0 +1,7 @@
+"""Forum: not built yet (see issue 3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["forum"])

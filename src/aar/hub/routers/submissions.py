@@ -1,0 +1,187 @@
+"""Submissions: score a full prediction vector on both halves, answer with the public half only.
+
+The answer is the public accuracy and PGR rounded to the hub's resolution: no counts, no
+per-item feedback, nothing about the private half. Each researcher has an hourly and a total
+budget (HTTP 429 beyond it), and a submission within ``probe_distance`` flipped predictions
+of one of the same researcher's earlier submissions is flagged for the operator.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aar.hub.budgets import budget_of, exhausted
+from aar.hub.deps import OperatorDep, ResearcherDep, SessionDep, StateDep
+from aar.hub.models import Account, Scoring, Task, TaskSecret, utcnow
+from aar.hub.routers.tasks import baseline_means, find_task
+from aar.hub.schemas import ScoringOperator, SubmissionCreate, SubmissionPublic
+from aar.hub.scoring import (
+    from_bytes,
+    half_accuracies,
+    nearest_earlier,
+    pgr_value,
+    round_to,
+    to_bytes,
+)
+from aar.hub.settings import HubSettings
+
+router = APIRouter(tags=["submissions"])
+
+
+class BudgetExhausted(HTTPException):
+    def __init__(self, reason: str, resets_at: datetime | None) -> None:
+        when = f"; it resets at {resets_at.isoformat()}" if resets_at else "; it does not reset"
+        super().__init__(429, reason + when)
+        self.resets_at = resets_at
+
+
+def budget_response(error: BudgetExhausted) -> JSONResponse:
+    headers = {}
+    if error.resets_at is not None:
+        seconds = max(1, int((error.resets_at - utcnow()).total_seconds()) + 1)
+        headers["Retry-After"] = str(seconds)
+    resets = error.resets_at.isoformat() if error.resets_at else None
+    return JSONResponse({"detail": error.detail, "resets_at": resets}, 429, headers=headers)
+
+
+@router.post(
+    "/tasks/{name}/submissions",
+    response_model=SubmissionPublic,
+    status_code=201,
+    responses={429: {"description": "budget exhausted; Retry-After says when it resets"}},
+)
+def submit(
+    name: str, body: SubmissionCreate, account: ResearcherDep, session: SessionDep, state: StateDep
+) -> SubmissionPublic:
+    """Score predictions for the task's test set (never the pool)."""
+    task = find_task(session, name)
+    predictions = _validated(body.predictions, task)
+    settings = state.settings
+    with state.account_lock(account.id):
+        budget = budget_of(session, account, settings)
+        refusal = exhausted(session, account, budget)
+        if refusal is not None:
+            raise BudgetExhausted(*refusal)
+        scoring = _score(session, task, account, body, predictions, settings)
+        session.add(scoring)
+        session.flush()
+    resolution = settings.score_resolution
+    return SubmissionPublic(
+        id=scoring.id,
+        task=task.name,
+        method=scoring.method,
+        seed=scoring.seed,
+        public_accuracy=round_to(scoring.public_acc, resolution),
+        public_pgr=round_to(scoring.public_pgr, resolution),
+        created_at=scoring.created_at,
+        budget=budget.model_copy(
+            update={
+                "used_this_hour": budget.used_this_hour + 1,
+                "used_total": budget.used_total + 1,
+            }
+        ),
+    )
+
+
+def _validated(values: list[int], task: Task) -> np.ndarray:
+    if len(values) != task.n_test:
+        raise HTTPException(
+            422,
+            f"predictions has {len(values)} entries; task {task.name} has {task.n_test} test items",
+        )
+    array = np.asarray(values, dtype=np.int64)
+    if array.min() < 0 or array.max() >= task.n_classes:
+        raise HTTPException(422, f"predictions has labels outside 0..{task.n_classes - 1}")
+    return array
+
+
+def _score(
+    session: Session,
+    task: Task,
+    account: Account,
+    body: SubmissionCreate,
+    predictions: np.ndarray,
+    settings: HubSettings,
+) -> Scoring:
+    secret = session.get(TaskSecret, task.id)
+    assert secret is not None
+    labels = from_bytes(secret.test_labels)
+    public = np.frombuffer(secret.public_mask, dtype=np.uint8).astype(bool)
+    pub, priv = half_accuracies(predictions, labels, public)
+    means = baseline_means(session, task)
+    earlier = [
+        (row.id, row.predictions)
+        for row in session.execute(
+            select(Scoring.id, Scoring.predictions).where(
+                Scoring.account_id == account.id, Scoring.task_id == task.id
+            )
+        )
+    ]
+    flag = _probe_flag(predictions, earlier, settings.probe_distance)
+    return Scoring(
+        task_id=task.id,
+        account_id=account.id,
+        method=body.method,
+        description=body.description,
+        seed=body.seed,
+        snapshot_id=body.snapshot_id,
+        predictions=to_bytes(predictions),
+        public_acc=pub,
+        private_acc=priv,
+        public_pgr=pgr_value(pub, *[means[k][0] for k in ("weak", "ceiling")]),
+        private_pgr=pgr_value(priv, *[means[k][1] for k in ("weak", "ceiling")]),
+        flagged=flag is not None,
+        flag_reason=flag,
+    )
+
+
+def _probe_flag(
+    predictions: np.ndarray, earlier: list[tuple[int, bytes]], distance: int
+) -> str | None:
+    nearest = nearest_earlier(predictions.astype(np.uint8), [row[1] for row in earlier])
+    if nearest is None or nearest[1] > distance:
+        return None
+    index, flips = nearest
+    return f"label probing? {flips} flipped prediction(s) from scoring #{earlier[index][0]}"
+
+
+@router.get("/scorings", response_model=list[ScoringOperator])
+def list_scorings(
+    _op: OperatorDep,
+    session: SessionDep,
+    task: str | None = None,
+    flagged: bool | None = None,
+    limit: int = 500,
+) -> list[ScoringOperator]:
+    """Every scoring with both halves and flags (operator only), newest first."""
+    query = select(Scoring, Task.name, Account.name).join(Task).join(Account)
+    if task is not None:
+        query = query.where(Task.name == task)
+    if flagged is not None:
+        query = query.where(Scoring.flagged == flagged)
+    rows = session.execute(query.order_by(Scoring.id.desc()).limit(min(max(limit, 1), 5000))).all()
+    return [
+        ScoringOperator(
+            id=s.id,
+            task=t,
+            researcher=r,
+            method=s.method,
+            description=s.description,
+            seed=s.seed,
+            snapshot_id=s.snapshot_id,
+            public_accuracy=s.public_acc,
+            private_accuracy=s.private_acc,
+            public_pgr=s.public_pgr,
+            private_pgr=s.private_pgr,
+            flagged=s.flagged,
+            flag_reason=s.flag_reason,
+            created_at=s.created_at,
+        )
+        for s, t, r in rows
+    ]

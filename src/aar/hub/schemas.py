@@ -1,0 +1,180 @@
+"""API schemas, named by role: ``...Create`` is what a client sends, ``...Public`` what a
+researcher may see, ``...Operator`` what only the operator sees.
+
+No schema here has a field for test or pool labels except ``TaskCreate``, which is input
+only; a test walks the OpenAPI document to prove no response can carry them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+Name = str
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+class AccountCreate(_In):
+    name: Name = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    per_hour: int | None = Field(None, ge=1)
+    total: int | None = Field(None, ge=1)
+
+
+class AccountUpdate(_In):
+    status: Literal["active", "paused", "stopped"] | None = None
+    per_hour: int | None = Field(None, ge=1)
+    total: int | None = Field(None, ge=1)
+
+
+class AccountCreated(_Out):
+    name: str
+    role: str
+    token: str = Field(description="shown once; the hub keeps only its hash")
+
+
+class BudgetPublic(_Out):
+    per_hour: int
+    total: int
+    used_this_hour: int
+    used_total: int
+
+
+class AccountPublic(_Out):
+    name: str
+    role: str
+    status: str
+    created_at: datetime
+
+
+class AccountOperator(AccountPublic):
+    budget: BudgetPublic
+    flagged: int
+    last_seen: datetime | None
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+class TaskCreate(_In):
+    """Operator input. Labels go into the hub's secret store and never come back out."""
+
+    name: Name = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    description: str = Field("", max_length=10_000)
+    n_classes: int = Field(2, ge=2, le=255)
+    test_labels: list[StrictInt] = Field(min_length=2)
+    pool_labels: list[StrictInt] = Field(default_factory=list)
+    public_fraction: float = Field(0.5, gt=0, lt=1)
+    split_seed: int = 0
+    weak: dict[int, list[StrictInt]] = Field(description="seed → weak teacher's test predictions")
+    ceiling: dict[int, list[StrictInt]] = Field(description="seed → ceiling's test predictions")
+
+
+class TaskPublic(_Out):
+    name: str
+    description: str
+    n_classes: int
+    n_test: int
+    n_pool: int
+    weak_public: float = Field(description="mean weak accuracy on the public half (rounded)")
+    ceiling_public: float = Field(description="mean ceiling accuracy on the public half (rounded)")
+
+
+# --- submissions ---------------------------------------------------------------------------
+
+
+class SubmissionCreate(_In):
+    predictions: list[StrictInt] = Field(description="one predicted label per test item")
+    method: str = Field(min_length=1, max_length=128)
+    description: str = Field("", max_length=10_000)
+    seed: int = 0
+    snapshot_id: str | None = Field(None, max_length=64)
+
+
+class SubmissionPublic(_Out):
+    id: int
+    task: str
+    method: str
+    seed: int
+    public_accuracy: float = Field(description="rounded to the hub's resolution")
+    public_pgr: float = Field(description="rounded to the hub's resolution")
+    created_at: datetime
+    budget: BudgetPublic
+
+
+class ScoringOperator(_Out):
+    id: int
+    task: str
+    researcher: str
+    method: str
+    description: str
+    seed: int
+    snapshot_id: str | None
+    public_accuracy: float
+    private_accuracy: float
+    public_pgr: float
+    private_pgr: float
+    flagged: bool
+    flag_reason: str | None
+    created_at: datetime
+
+
+# --- leaderboard ---------------------------------------------------------------------------
+
+
+class Score(_Out):
+    mean: float
+    se: float | None
+    n: int
+
+
+class LeaderboardRowPublic(_Out):
+    researcher: str
+    method: str
+    snapshot_id: str | None
+    public_pgr: Score
+    last_at: datetime
+
+
+class LeaderboardRowOperator(LeaderboardRowPublic):
+    private_pgr: Score
+    flagged: int
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+class ToolCallCreate(_In):
+    tool: str = Field(min_length=1, max_length=128)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result_summary: str = Field("", max_length=10_000)
+    tokens: int = Field(0, ge=0)
+    wall_ms: float = Field(0.0, ge=0)
+
+
+class AuditEntryOperator(_Out):
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    action: str
+    status: int
+    duration_ms: float
+    detail: dict[str, Any]
+
+
+class Problem(BaseModel):
+    """Every error answer: what went wrong, in one sentence."""
+
+    detail: str

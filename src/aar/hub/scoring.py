@@ -1,0 +1,63 @@
+"""The scoring rules, as pure functions over label vectors (no web, no database).
+
+    mask = public_split(test_labels, fraction=0.5, seed=7)     # stratified, fixed per task
+    public, private = half_accuracies(predictions, test_labels, mask)
+    shown = round_to(public, 0.01)
+
+``nearest_earlier`` finds how many predictions a new submission flips relative to the
+closest earlier one: a handful of flips is how the reference system's label oracle was read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def public_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the public half: the same fraction of every class, seeded."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        mask[members[: round(fraction * len(members))]] = True
+    return mask
+
+
+def half_accuracies(
+    predictions: np.ndarray, labels: np.ndarray, public: np.ndarray
+) -> tuple[float, float]:
+    correct = predictions == labels
+    return float(correct[public].mean()), float(correct[~public].mean())
+
+
+def pgr_value(accuracy: float, weak: float, ceiling: float) -> float:
+    gap = ceiling - weak
+    return (accuracy - weak) / gap if gap > 0 else math.nan
+
+
+def round_to(value: float, resolution: float) -> float:
+    """``value`` on the grid of ``resolution``, with the float noise of the grid removed."""
+    if math.isnan(value):
+        return value
+    decimals = max(0, -math.floor(math.log10(resolution)) + 1)
+    return round(round(value / resolution) * resolution, decimals)
+
+
+def nearest_earlier(new: np.ndarray, earlier: list[bytes]) -> tuple[int, int] | None:
+    """(index, flipped predictions) of the closest earlier vector, or None if there is none."""
+    if not earlier:
+        return None
+    stacked = np.frombuffer(b"".join(earlier), dtype=np.uint8).reshape(len(earlier), -1)
+    distances = (stacked != new[None, :]).sum(axis=1)
+    index = int(distances.argmin())
+    return index, int(distances[index])
+
+
+def to_bytes(labels: np.ndarray) -> bytes:
+    return labels.astype(np.uint8).tobytes()
+
+
+def from_bytes(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype=np.uint8).astype(np.int64)

@@ -1,0 +1,36 @@
+"""Hub settings: where it stores things and the rules of the evaluation protocol.
+
+Built explicitly and passed to ``create_app``; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HubSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dir: Path = Field(Path("."), description="folder for the SQLite database and artifacts")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in dir")
+    artifact_url: str | None = Field(None, description="fsspec URL for snapshots; default dir")
+    score_resolution: float = Field(
+        0.01, gt=0, le=1, description="public scores are rounded to this"
+    )
+    submissions_per_hour: int = Field(20, ge=1)
+    submissions_total: int = Field(200, ge=1)
+    probe_distance: int = Field(
+        5, ge=0, description="flag a submission this close to an earlier one"
+    )
+    max_body_bytes: int = Field(5_000_000, ge=1024)
+    snapshot_max_bytes: int = Field(50_000_000, ge=1024)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.dir / 'hub.db').resolve()}"
+
+    @property
+    def resolved_artifact_url(self) -> str:
+        return self.artifact_url or str((self.dir / "artifacts").resolve())

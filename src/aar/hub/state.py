@@ -1,0 +1,59 @@
+"""What one running hub holds: settings, the database engine and sessions, per-account locks.
+
+Built by ``create_app`` at start-up (never at import) and reached by request handlers
+through ``deps.hub_state``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from aar.hub.db import make_engine, upgrade
+from aar.hub.models import Account
+from aar.hub.security import hash_token, new_token
+from aar.hub.settings import HubSettings
+
+OPERATOR = "operator"
+TOKEN_FILE = "operator.token"
+
+
+class HubState:
+    def __init__(self, settings: HubSettings) -> None:
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.resolved_database_url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def start(self) -> None:
+        """Create or upgrade the schema; make sure an operator account exists."""
+        self.settings.dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.engine)
+        with self.sessions.begin() as session:
+            ensure_operator(session, self.settings.dir / TOKEN_FILE)
+
+    def account_lock(self, account_id: int) -> threading.Lock:
+        """Serialises one account's budget check and insert inside this process."""
+        with self._locks_guard:
+            return self._locks[account_id]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def ensure_operator(session: Session, token_file: Path) -> str | None:
+    """Create the operator on first start; its token goes to ``token_file`` (mode 0600)."""
+    if session.scalar(select(Account).where(Account.role == OPERATOR)) is not None:
+        return None
+    token = new_token()
+    session.add(Account(name=OPERATOR, role=OPERATOR, token_hash=hash_token(token)))
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
