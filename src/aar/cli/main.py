@@ -15,6 +15,7 @@ from rich.text import Text
 from aar.cli.catalog import methods, tasks
 from aar.cli.data import data_app
 from aar.cli.experiment import experiment
+from aar.cli.hub import hub_app, serve
 from aar.core.errors import AarError
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ app.command()(experiment)
 app.command()(tasks)
 app.command()(methods)
 app.add_typer(data_app, name="data")
+app.command()(serve)
+app.add_typer(hub_app, name="hub")
 
 
 def main() -> None:

@@ -74,10 +74,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         first = problems[0] if problems else {"loc": (), "msg": "invalid request", "type": ""}
         if first.get("type") == "json_invalid":
             detail = "request body is not valid JSON"
+        elif tuple(first["loc"]) == ("body",):
+            detail = "request body must be a JSON object (Content-Type: application/json)"
         else:
             where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
             detail = f"{where}: {first['msg']}"
-        return JSONResponse({"detail": detail, "errors": jsonable_encoder(problems)}, 422)
+        # Echo where and what, never the input itself (it may be huge, or NaN).
+        errors = [{k: p[k] for k in ("loc", "msg", "type") if k in p} for p in problems]
+        return JSONResponse({"detail": detail, "errors": jsonable_encoder(errors)}, 422)
 
     @app.exception_handler(BudgetExhausted)
     async def over_budget(_request: Request, error: BudgetExhausted) -> JSONResponse:

@@ -145,7 +145,7 @@ class HubClient:
         snapshot_id: str | None = None,
     ) -> SubmissionPublic:
         body = {
-            "predictions": [int(p) for p in predictions],
+            "predictions": [p.item() if hasattr(p, "item") else p for p in predictions],
             "method": method,
             "description": description,
             "seed": seed,
