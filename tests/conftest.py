@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,22 @@ def shared_data() -> Path:
             pytest.fail("AAR_REQUIRE_SHARED_DATA is set but ../shared/data is missing")
         pytest.skip("the small real datasets (../shared/data) are not on this machine")
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the session (URL without a database name)."""
+    from tests.pg import start_server
+
+    yield from start_server()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    from tests.pg import fresh_database
+
+    return fresh_database(postgres_server)
 
 
 @pytest.fixture(scope="session")

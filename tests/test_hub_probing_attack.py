@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 from aar.hub.client import BudgetExceededError, HubClient
-from aar.hub.schemas import TaskCreate
 from aar.hub.scoring import public_split
 from tests.hubkit import noisy, running_hub, toy_task
 
 N_TEST = 2000
 
 
-def attack(client: HubClient, base: list[int], items: int) -> tuple[list[tuple[float, float]], bool]:
+def attack(
+    client: HubClient, base: list[int], items: int
+) -> tuple[list[tuple[float, float]], bool]:
     """Flip items 0, 1, 2, ... one at a time; returns the answers and whether a 429 stopped it."""
     answers = []
     first = client.submit("toy", base, method="base")

@@ -15,7 +15,9 @@ def test_tokens_roles_and_accounts(tmp_path: Path) -> None:
         assert hub.anonymous().get("/me").json() == {
             "detail": "missing bearer token (Authorization: Bearer <token>)"
         }
-        assert hub.anonymous().get("/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert (
+            hub.anonymous().get("/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+        )
         alice = hub.researcher("alice")
         assert alice.me().name == "alice"
         with pytest.raises(HubError, match="operator only") as refused:
@@ -26,13 +28,15 @@ def test_tokens_roles_and_accounts(tmp_path: Path) -> None:
         names = [a.name for a in hub.operator.accounts()]
         assert names == ["operator", "alice"]
     stored = (tmp_path / "hub.db").read_bytes()
-    assert b"alice" in stored and hub.operator_token.encode() not in stored  # only the hash
+    assert b"alice" in stored
+    assert hub.operator_token.encode() not in stored
 
 
 def test_public_split_is_stratified_and_seeded() -> None:
     labels = np.array([0] * 60 + [1] * 40)
     mask = public_split(labels, 0.5, seed=3)
-    assert mask[labels == 0].sum() == 30 and mask[labels == 1].sum() == 20
+    assert mask[labels == 0].sum() == 30
+    assert mask[labels == 1].sum() == 20
     assert np.array_equal(mask, public_split(labels, 0.5, seed=3))
     assert not np.array_equal(mask, public_split(labels, 0.5, seed=4))
 
@@ -41,7 +45,8 @@ def test_submission_answers_rounded_public_scores_only(tmp_path: Path) -> None:
     task, labels = toy_task()
     with running_hub(tmp_path) as hub:
         public = hub.operator.register_task(task)
-        assert public.n_test == 400 and public.n_pool == 1200
+        assert public.n_test == 400
+        assert public.n_pool == 1200
         alice = hub.researcher("alice")
         predictions = noisy(labels, 0.2, seed=5)
         result = alice.submit("toy", predictions, method="vanilla", seed=1)
@@ -49,12 +54,23 @@ def test_submission_answers_rounded_public_scores_only(tmp_path: Path) -> None:
         pub, priv = half_accuracies(np.array(predictions), labels, mask)
         assert result.public_accuracy == round_to(pub, 0.01)
         weak = np.mean([half_accuracies(np.array(p), labels, mask)[0] for p in task.weak.values()])
-        ceiling = np.mean([half_accuracies(np.array(p), labels, mask)[0] for p in task.ceiling.values()])
+        ceiling = np.mean(
+            [half_accuracies(np.array(p), labels, mask)[0] for p in task.ceiling.values()]
+        )
         assert result.public_pgr == round_to((pub - weak) / (ceiling - weak), 0.01)
-        raw = alice.request("POST", "/tasks/toy/submissions",
-                            json={"predictions": predictions, "method": "m"}).json()
-        assert set(raw) == {"id", "task", "method", "seed", "public_accuracy", "public_pgr",
-                            "created_at", "budget"}
+        raw = alice.request(
+            "POST", "/tasks/toy/submissions", json={"predictions": predictions, "method": "m"}
+        ).json()
+        assert set(raw) == {
+            "id",
+            "task",
+            "method",
+            "seed",
+            "public_accuracy",
+            "public_pgr",
+            "created_at",
+            "budget",
+        }
         scorings = hub.operator.scorings(task="toy")
         assert scorings[-1].private_accuracy == pytest.approx(priv)
         assert scorings[-1].researcher == "alice"
@@ -74,14 +90,16 @@ def test_bad_predictions_are_clear_422s(tmp_path: Path, mutate, message: str) ->
     with running_hub(tmp_path) as hub:
         hub.operator.register_task(task)
         alice = hub.researcher("alice")
-        with pytest.raises(HubError, match=message.replace("(", r"\(").replace(".", r"\.")) as error:
+        with pytest.raises(
+            HubError, match=message.replace("(", r"\(").replace(".", r"\.")
+        ) as error:
             alice.submit("toy", mutate([int(v) for v in labels]), method="m")
         assert error.value.status == 422
         assert hub.operator.scorings() == []  # nothing stored
 
 
 def test_non_json_nan_oversized_and_unknown_task(tmp_path: Path) -> None:
-    task, labels = toy_task()
+    task, _labels = toy_task()
     with running_hub(tmp_path, max_body_bytes=20_000) as hub:
         hub.operator.register_task(task)
         alice = hub.researcher("alice")
@@ -93,12 +111,20 @@ def test_non_json_nan_oversized_and_unknown_task(tmp_path: Path) -> None:
         assert bad_json.json()["detail"] == "request body is not valid JSON"
         not_object = client.post("/tasks/toy/submissions", content=b"[1, 2]", headers=as_json)
         assert "request body must be a JSON object" in not_object.json()["detail"]
-        nan = client.post("/tasks/toy/submissions", headers={**auth, "content-type": "application/json"},
-                          content=b'{"method": "m", "predictions": [NaN]}')
-        assert nan.status_code == 422 and "valid integer" in nan.json()["detail"]
-        huge = client.post("/tasks/toy/submissions", headers=auth,
-                           json={"method": "m", "predictions": [0] * 20_000})
-        assert huge.status_code == 413 and "larger than the limit" in huge.json()["detail"]
+        nan = client.post(
+            "/tasks/toy/submissions",
+            headers={**auth, "content-type": "application/json"},
+            content=b'{"method": "m", "predictions": [NaN]}',
+        )
+        assert nan.status_code == 422
+        assert "valid integer" in nan.json()["detail"]
+        huge = client.post(
+            "/tasks/toy/submissions",
+            headers=auth,
+            json={"method": "m", "predictions": [0] * 20_000},
+        )
+        assert huge.status_code == 413
+        assert "larger than the limit" in huge.json()["detail"]
         with pytest.raises(HubError, match="unknown task 'nope'; tasks on this hub: toy"):
             alice.submit("nope", [0], method="m")
         assert hub.operator.scorings() == []
@@ -111,8 +137,11 @@ def test_budgets_answer_429_with_reset_time(tmp_path: Path) -> None:
         alice = hub.researcher("alice")
         for seed in range(3):
             result = alice.submit("toy", noisy(labels, 0.3, seed), method="m", seed=seed)
-        assert result.budget.used_this_hour == 3 and result.budget.per_hour == 3
-        raw = alice.http.post("/tasks/toy/submissions", json={"predictions": noisy(labels, 0.3, 9), "method": "m"})
+        assert result.budget.used_this_hour == 3
+        assert result.budget.per_hour == 3
+        raw = alice.http.post(
+            "/tasks/toy/submissions", json={"predictions": noisy(labels, 0.3, 9), "method": "m"}
+        )
         assert raw.status_code == 429
         assert 3500 < int(raw.headers["Retry-After"]) <= 3601
         assert "hourly budget of 3 submissions used; it resets at" in raw.json()["detail"]
@@ -122,7 +151,9 @@ def test_budgets_answer_429_with_reset_time(tmp_path: Path) -> None:
         hub.operator.update_account("alice", per_hour=100)
         alice.submit("toy", noisy(labels, 0.3, 11), method="m")
         alice.submit("toy", noisy(labels, 0.3, 12), method="m")
-        with pytest.raises(BudgetExceededError, match="total budget of 5 submissions used; it does not reset"):
+        with pytest.raises(
+            BudgetExceededError, match="total budget of 5 submissions used; it does not reset"
+        ):
             alice.submit("toy", noisy(labels, 0.3, 13), method="m")
         assert len(hub.operator.scorings()) == 5
 
@@ -168,9 +199,11 @@ def test_leaderboard_groups_and_views(tmp_path: Path) -> None:
         bob.submit("toy", noisy(labels, 0.35, 7), method="weakish")
         public = alice.request("GET", "/tasks/toy/leaderboard").json()
         assert [(r["researcher"], r["method"], r["public_pgr"]["n"]) for r in public] == [
-            ("alice", "good", 3), ("bob", "weakish", 1)
+            ("alice", "good", 3),
+            ("bob", "weakish", 1),
         ]
-        assert "private_pgr" not in public[0] and "flagged" not in public[0]
+        assert "private_pgr" not in public[0]
+        assert "flagged" not in public[0]
         with pytest.raises(HubError, match="private view is for the operator only"):
             alice.leaderboard("toy", view="private")
         private = hub.operator.leaderboard("toy", view="private")
@@ -185,7 +218,7 @@ def test_task_registration_errors(tmp_path: Path) -> None:
         with pytest.raises(HubError, match="operator only"):
             hub.researcher("alice").register_task(task)
         bad = task.model_copy(update={"weak": {0: task.ceiling[0]}, "ceiling": {0: task.weak[0]}})
-        with pytest.raises(HubError, match="ceiling .* must beat weak"):
+        with pytest.raises(HubError, match=r"ceiling .* must beat weak"):
             hub.operator.register_task(bad)
         short = task.model_copy(update={"weak": {0: task.weak[0][:-1]}})
         with pytest.raises(HubError, match=r"weak\[0\] has 399 entries; expected 400"):

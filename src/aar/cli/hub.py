@@ -19,24 +19,38 @@ console = stdout_console()
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="TCP address ('' to disable TCP).")] = "127.0.0.1",
+    host: Annotated[
+        str | None, typer.Option(help="TCP address ('' to disable TCP).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
     socket: Annotated[Path | None, typer.Option(help="Also listen on this Unix socket.")] = None,
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the database and artifacts.")] = Path("."),
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: SQLite in --dir).")] = None,
-    artifact_url: Annotated[str | None, typer.Option(help="fsspec URL for snapshots (default: --dir).")] = None,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the database and artifacts.")
+    ] = Path("."),
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (default: SQLite in --dir).")
+    ] = None,
+    artifact_url: Annotated[
+        str | None, typer.Option(help="fsspec URL for snapshots (default: --dir).")
+    ] = None,
     per_hour: Annotated[int, typer.Option(help="Submissions per researcher per hour.")] = 20,
     total: Annotated[int, typer.Option(help="Submissions per researcher in total.")] = 200,
     resolution: Annotated[float, typer.Option(help="Public scores are rounded to this.")] = 0.01,
-    probe_distance: Annotated[int, typer.Option(help="Flag submissions this close to an earlier one.")] = 5,
+    probe_distance: Annotated[
+        int, typer.Option(help="Flag submissions this close to an earlier one.")
+    ] = 5,
 ) -> None:
     """Start the hub (the operator's token is written to DIR/operator.token on first start)."""
     from aar.hub.server import serve as run
     from aar.hub.settings import HubSettings
 
     settings = HubSettings(
-        dir=directory, database_url=database_url, artifact_url=artifact_url,
-        submissions_per_hour=per_hour, submissions_total=total, score_resolution=resolution,
+        dir=directory,
+        database_url=database_url,
+        artifact_url=artifact_url,
+        submissions_per_hour=per_hour,
+        submissions_total=total,
+        score_resolution=resolution,
         probe_distance=probe_distance,
     )
     console.print(f"hub in {directory.resolve()}; operator token in {directory / 'operator.token'}")
@@ -55,7 +69,9 @@ def _client(url: str | None, token: str | None) -> HubClient:
     return HubClient(url, token)
 
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Hub URL, or unix:/path (default $AAR_HUB_URL).")]
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="Hub URL, or unix:/path (default $AAR_HUB_URL).")
+]
 TokenOpt = Annotated[str | None, typer.Option("--token", help="Token (default $AAR_HUB_TOKEN).")]
 
 
@@ -74,8 +90,15 @@ def researchers(url: UrlOpt = None, token: TokenOpt = None) -> None:
     table = Table("name", "role", "status", "used/hour", "used/total", "flagged", "last seen")
     for a in _client(url, token).accounts():
         b = a.budget
-        table.add_row(a.name, a.role, a.status, f"{b.used_this_hour}/{b.per_hour}",
-                      f"{b.used_total}/{b.total}", str(a.flagged), str(a.last_seen or "-"))
+        table.add_row(
+            a.name,
+            a.role,
+            a.status,
+            f"{b.used_this_hour}/{b.per_hour}",
+            f"{b.used_total}/{b.total}",
+            str(a.flagged),
+            str(a.last_seen or "-"),
+        )
     console.print(table)
 
 

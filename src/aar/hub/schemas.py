@@ -8,11 +8,15 @@ only; a test walks the OpenAPI document to prove no response can carry them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Name = str
+BIG = 10**9
+Count = Annotated[int, Field(ge=1, le=BIG)]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Label = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class _In(BaseModel):
@@ -28,14 +32,14 @@ class _Out(BaseModel):
 
 class AccountCreate(_In):
     name: Name = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    per_hour: int | None = Field(None, ge=1)
-    total: int | None = Field(None, ge=1)
+    per_hour: Count | None = None
+    total: Count | None = None
 
 
 class AccountUpdate(_In):
     status: Literal["active", "paused", "stopped"] | None = None
-    per_hour: int | None = Field(None, ge=1)
-    total: int | None = Field(None, ge=1)
+    per_hour: Count | None = None
+    total: Count | None = None
 
 
 class AccountCreated(_Out):
@@ -73,12 +77,12 @@ class TaskCreate(_In):
     name: Name = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     description: str = Field("", max_length=10_000)
     n_classes: int = Field(2, ge=2, le=255)
-    test_labels: list[StrictInt] = Field(min_length=2)
-    pool_labels: list[StrictInt] = Field(default_factory=list)
+    test_labels: list[Label] = Field(min_length=2)
+    pool_labels: list[Label] = Field(default_factory=list)
     public_fraction: float = Field(0.5, gt=0, lt=1)
-    split_seed: int = 0
-    weak: dict[int, list[StrictInt]] = Field(description="seed → weak teacher's test predictions")
-    ceiling: dict[int, list[StrictInt]] = Field(description="seed → ceiling's test predictions")
+    split_seed: Seed = 0
+    weak: dict[Seed, list[Label]] = Field(description="seed → weak teacher's test predictions")
+    ceiling: dict[Seed, list[Label]] = Field(description="seed → ceiling's test predictions")
 
 
 class TaskPublic(_Out):
@@ -95,10 +99,10 @@ class TaskPublic(_Out):
 
 
 class SubmissionCreate(_In):
-    predictions: list[StrictInt] = Field(description="one predicted label per test item")
+    predictions: list[Label] = Field(description="one predicted label per test item")
     method: str = Field(min_length=1, max_length=128)
     description: str = Field("", max_length=10_000)
-    seed: int = 0
+    seed: Seed = 0
     snapshot_id: str | None = Field(None, max_length=64)
 
 
@@ -159,8 +163,8 @@ class ToolCallCreate(_In):
     tool: str = Field(min_length=1, max_length=128)
     arguments: dict[str, Any] = Field(default_factory=dict)
     result_summary: str = Field("", max_length=10_000)
-    tokens: int = Field(0, ge=0)
-    wall_ms: float = Field(0.0, ge=0)
+    tokens: int = Field(0, ge=0, le=10**15)
+    wall_ms: float = Field(0.0, ge=0, le=1e12)
 
 
 class AuditEntryOperator(_Out):

@@ -17,8 +17,9 @@ from aar.hub.app import create_app
 from aar.hub.settings import HubSettings
 
 
-def serve(settings: HubSettings, host: str | None, port: int, socket: Path | None,
-          log_level: str = "info") -> None:
+def serve(
+    settings: HubSettings, host: str | None, port: int, socket: Path | None, log_level: str = "info"
+) -> None:
     app = create_app(settings)
     configs = []
     if host is not None:

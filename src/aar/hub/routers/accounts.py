@@ -16,6 +16,7 @@ from aar.hub.schemas import (
     AccountUpdate,
 )
 from aar.hub.security import hash_token, new_token
+from aar.hub.state import OPERATOR
 
 router = APIRouter(tags=["accounts"])
 
@@ -61,7 +62,9 @@ def update_account(
     account = session.scalar(select(Account).where(Account.name == name))
     if account is None:
         raise HTTPException(404, f"no account named {name!r}")
-    for field, value in body.model_dump(exclude_unset=True).items():
+    if account.role == OPERATOR:
+        raise HTTPException(422, "the operator account's status and budget cannot be changed")
+    for field, value in body.model_dump(exclude_none=True).items():  # null: leave unchanged
         setattr(account, field, value)
     session.flush()
     return _operator_view(session, state, account)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -40,10 +41,10 @@ def record_tool_call(
 def read_audit(
     _op: OperatorDep,
     session: SessionDep,
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     actor: str | None = None,
     kind: str | None = None,
-    limit: int = 1000,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[AuditEntry]:
     """Entries with id > ``after``, oldest first (page with the last id you saw)."""
     query = select(AuditEntry).where(AuditEntry.id > after)

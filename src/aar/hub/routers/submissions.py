@@ -9,9 +9,10 @@ of one of the same researcher's earlier submissions is flagged for the operator.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -157,7 +158,7 @@ def list_scorings(
     session: SessionDep,
     task: str | None = None,
     flagged: bool | None = None,
-    limit: int = 500,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ScoringOperator]:
     """Every scoring with both halves and flags (operator only), newest first."""
     query = select(Scoring, Task.name, Account.name).join(Task).join(Account)
