@@ -206,19 +206,16 @@ class _Bounded:
 def _check_member(member: tarfile.TarInfo, links: dict[str, str]) -> None:
     name = member.name
     _check_name(name)
-    if member.issym():
+    if member.issym() or member.islnk():
         target = member.linkname
-        parent = _normal(name).rpartition("/")[0]
-        if target.startswith("/") or _escapes(f"{parent}/{target}", links):
-            raise UnsafeArchiveError(
-                f"symlink {name!r} points outside the archive's tree ({target!r})"
-            )
-    elif member.islnk():
-        target = member.linkname
-        if target.startswith("/") or ".." in target.split("/") or _escapes(target, links):
-            raise UnsafeArchiveError(
-                f"hard link {name!r} points outside the archive's tree ({target!r})"
-            )
+        kind = "symlink" if member.issym() else "hard link"
+        # a symlink's target is relative to its folder, a hard link's to the archive's root
+        base = _normal(name).rpartition("/")[0] if member.issym() else ""
+        problem = _link_problem(f"{base}/{target}", links)
+        if target.startswith("/") or (member.islnk() and ".." in target.split("/")):
+            problem = "points outside the archive's tree"
+        if problem:
+            raise UnsafeArchiveError(f"{kind} {name!r} {problem} ({target!r})")
     elif not (member.isfile() or member.isdir()):
         kind = "device" if member.ischr() or member.isblk() else "fifo" if member.isfifo() else ""
         raise UnsafeArchiveError(
@@ -240,8 +237,8 @@ def _normal(name: str) -> str:
     return "/".join(p for p in name.split("/") if p not in ("", "."))
 
 
-def _escapes(path: str, links: dict[str, str]) -> bool:
-    """Whether ``path`` (relative to the root) leaves the tree, following the archive's symlinks."""
+def _link_problem(path: str, links: dict[str, str]) -> str | None:
+    """Why ``path`` (relative to the root) is unsafe, following the archive's own symlinks."""
     resolved: list[str] = []
     pending = path.split("/")
     hops = 0
@@ -251,15 +248,17 @@ def _escapes(path: str, links: dict[str, str]) -> bool:
             continue
         if part == "..":
             if not resolved:
-                return True
+                return "points outside the archive's tree"
             resolved.pop()
             continue
         resolved.append(part)
         target = links.get("/".join(resolved))
         if target is not None:
             hops += 1
-            if hops > MAX_LINK_HOPS or target.startswith("/"):
-                return True  # a loop of links, or a jump to an absolute path
+            if target.startswith("/"):
+                return "points outside the archive's tree (through an absolute symlink)"
+            if hops > MAX_LINK_HOPS:
+                return "is part of a loop of symlinks"
             resolved.pop()
             pending = target.split("/") + pending
-    return False
+    return None

@@ -23,6 +23,10 @@ built, never at import:
   ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` and
   ``AWS_ENDPOINT_URL`` (honoured by botocore >= 1.31; checked with s3fs 2026.9 and a
   ``moto_server`` on loopback).
+
+fsspec reuses one filesystem instance per set of storage options, so an endpoint changed in
+the environment of a running process is seen only by a store built with
+``{"skip_instance_cache": true}`` or with different options.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
 
@@ -27,7 +28,7 @@ def serve(
     if socket is not None:
         socket.parent.mkdir(parents=True, exist_ok=True)
         socket.unlink(missing_ok=True)
-        lifespan = "off" if configs else "on"  # one listener runs the app's start-up
+        lifespan: Literal["on", "off"] = "off" if configs else "on"  # one listener starts the app
         configs.append(uvicorn.Config(app, uds=str(socket), log_level=log_level, lifespan=lifespan))
     if not configs:
         raise ValueError("give a host (TCP) or a socket, or both")

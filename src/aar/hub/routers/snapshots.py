@@ -16,6 +16,7 @@ point at one stored object.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -41,6 +42,7 @@ ARCHIVE_TYPES = {
     "application/octet-stream",
 }
 MAX_LINEAGE = 10_000
+SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SnapshotPublic(BaseModel):
@@ -81,16 +83,18 @@ ArchiveBody = Annotated[bytes, Depends(archive_body)]
     responses={413: {"description": "larger than snapshot_max_bytes"}},
 )
 def upload(
-    data: ArchiveBody,
     account: AccountDep,
+    data: ArchiveBody,
     session: SessionDep,
     state: StateDep,
     parent_id: Annotated[str | None, Query(max_length=64)] = None,
     note: Annotated[str, Query(max_length=2000)] = "",
 ) -> SnapshotPublic:
     """Store a workspace archive (tar.gz) and record it as a snapshot of the caller."""
-    if parent_id is not None and session.get(Snapshot, parent_id) is None:
+    if parent_id is not None and _lookup(session, parent_id) is None:
         raise HTTPException(404, f"no snapshot with id {parent_id!r} (the parent_id)")
+    if "\x00" in note:
+        raise HTTPException(422, "note must not contain NUL characters")
     if not data:
         raise HTTPException(422, "the request body is empty; send the workspace as a tar.gz")
     try:
@@ -121,6 +125,8 @@ def list_snapshots(
     """Snapshots, newest first, optionally only one author's."""
     query = select(Snapshot, Account.name).join(Account, Snapshot.account_id == Account.id)
     if author is not None:
+        if "\x00" in author:
+            return []  # no account name holds one (and PostgreSQL refuses them in queries)
         query = query.where(Account.name == author)
     query = query.order_by(Snapshot.created_at.desc(), Snapshot.id).limit(limit)
     return [_public(snapshot, name) for snapshot, name in session.execute(query)]
@@ -171,10 +177,15 @@ def lineage(snapshot_id: str, _account: AccountDep, session: SessionDep) -> list
 
 
 def find_snapshot(session: Session, snapshot_id: str) -> Snapshot:
-    snapshot = session.get(Snapshot, snapshot_id)
+    snapshot = _lookup(session, snapshot_id)
     if snapshot is None:
         raise HTTPException(404, f"no snapshot with id {snapshot_id!r}")
     return snapshot
+
+
+def _lookup(session: Session, snapshot_id: str) -> Snapshot | None:
+    # ids are "s_" + hex; anything else (NUL bytes included) cannot name a snapshot
+    return session.get(Snapshot, snapshot_id) if SNAPSHOT_ID.match(snapshot_id) else None
 
 
 def _store(state: HubState) -> ArtifactStore:
