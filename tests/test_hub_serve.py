@@ -20,14 +20,27 @@ def _free_port() -> int:
 
 def test_serve_listens_on_tcp_and_unix_socket(tmp_path: Path) -> None:
     port, sock = _free_port(), tmp_path / "run" / "hub.sock"
-    command = [sys.executable, "-m", "aar", "serve", "--dir", str(tmp_path), "--port", str(port),
-               "--socket", str(sock)]
+    command = [
+        sys.executable,
+        "-m",
+        "aar",
+        "serve",
+        "--dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--socket",
+        str(sock),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200 and sock.exists():
+                if (
+                    httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                    and sock.exists()
+                ):
                     break
             except httpx.TransportError:
                 time.sleep(0.2)

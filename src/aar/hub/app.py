@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from aar import __version__
 from aar.hub.middleware import Audit, BodyLimit
@@ -24,14 +24,16 @@ from aar.hub.routers import (
     forum,
     leaderboard,
     snapshots,
+    stats,
     submissions,
     tasks,
 )
+from aar.hub.routers.dashboard import LoginRequired
 from aar.hub.routers.submissions import BudgetExhausted, budget_response
 from aar.hub.settings import HubSettings
 from aar.hub.state import HubState
 
-ROUTERS = (accounts, tasks, submissions, leaderboard, forum, snapshots, audit, dashboard)
+ROUTERS = (accounts, tasks, submissions, leaderboard, forum, snapshots, audit, stats, dashboard)
 
 
 def create_app(settings: HubSettings) -> FastAPI:
@@ -82,6 +84,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         # Echo where and what, never the input itself (it may be huge, or NaN).
         errors = [{k: p[k] for k in ("loc", "msg", "type") if k in p} for p in problems]
         return JSONResponse({"detail": detail, "errors": jsonable_encoder(errors)}, 422)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, _error: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/dashboard/login", status_code=303)
 
     @app.exception_handler(BudgetExhausted)
     async def over_budget(_request: Request, error: BudgetExhausted) -> JSONResponse:

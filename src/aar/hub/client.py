@@ -13,14 +13,17 @@ a POST is retried only when the request cannot have reached the server. Every ot
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from aar.hub.archives import pack, safe_extract
 from aar.hub.schemas import (
     AccountCreated,
     AccountOperator,
@@ -28,6 +31,7 @@ from aar.hub.schemas import (
     AuditEntryOperator,
     LeaderboardRowOperator,
     ScoringOperator,
+    SnapshotPublic,
     SubmissionPublic,
     TaskCreate,
     TaskPublic,
@@ -195,6 +199,136 @@ class HubClient:
 
     def export_audit(self) -> Iterator[str]:
         yield from self.request("GET", "/audit/export").text.splitlines()
+
+    # --- snapshots -----------------------------------------------------------------------------
+    def upload_snapshot(
+        self,
+        folder: Path | bytes,
+        parent_id: str | None = None,
+        note: str = "",
+        exclude: Sequence[str] = (),
+    ) -> SnapshotPublic:
+        """Share a workspace: ``folder`` is packed (``archives.pack``), or bytes of a tar.gz
+        are sent as they are; ``parent_id`` is the snapshot this one continues."""
+        data = folder if isinstance(folder, bytes) else pack(folder, exclude)
+        params = {k: v for k, v in {"parent_id": parent_id, "note": note}.items() if v}
+        response = self.request(
+            "POST",
+            "/snapshots",
+            content=data,
+            params=params,
+            headers={"Content-Type": "application/gzip"},
+        )
+        return SnapshotPublic.model_validate(response.json())
+
+    def snapshot(self, snapshot_id: str) -> SnapshotPublic:
+        return self._get(SnapshotPublic, f"/snapshots/{snapshot_id}")
+
+    def snapshots(self, author: str | None = None, limit: int = 100) -> list[SnapshotPublic]:
+        """Snapshots, newest first, optionally only one author's."""
+        params = {k: v for k, v in {"author": author, "limit": limit}.items() if v is not None}
+        return self._list(SnapshotPublic, "/snapshots", params=params)
+
+    def lineage(self, snapshot_id: str) -> list[SnapshotPublic]:
+        """The snapshot, then its parent, its parent's parent, and so on."""
+        return self._list(SnapshotPublic, f"/snapshots/{snapshot_id}/lineage")
+
+    def snapshot_archive(self, snapshot_id: str) -> bytes:
+        """The snapshot's tar.gz bytes, checked against the sha256 the hub recorded."""
+        expected = self.snapshot(snapshot_id).sha256
+        data = self.request("GET", f"/snapshots/{snapshot_id}/archive").content
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise HubError(502, f"snapshot {snapshot_id} arrived corrupted (sha256 mismatch)")
+        return data
+
+    def download_snapshot(self, snapshot_id: str, dest: Path) -> Path:
+        """Extract the snapshot into ``dest`` (made if missing) with ``archives.safe_extract``."""
+        safe_extract(self.snapshot_archive(snapshot_id), dest)
+        return dest
+
+    # --- forum ---------------------------------------------------------------------------------
+    # Posts come back as the hub's JSON (dicts): PostPublic for researchers, PostOperator
+    # (with ``quarantined`` and ``quarantine_reason``) for the operator.
+
+    def post(
+        self,
+        kind: str,
+        title: str,
+        body: str,
+        *,
+        tags: Sequence[str] = (),
+        parent_id: str | None = None,
+        scorings: Sequence[int] = (),
+        snapshots: Sequence[str] = (),
+        post_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Post (a reply when ``parent_id`` is given); pass ``post_id`` to make retries safe."""
+        payload: dict[str, Any] = {
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "tags": list(tags),
+            "parent_id": parent_id,
+            "links": {"scorings": [int(s) for s in scorings], "snapshots": list(snapshots)},
+        }
+        if post_id is not None:
+            payload["id"] = post_id
+        result: dict[str, Any] = self.request("POST", "/forum/posts", json=payload).json()
+        return result
+
+    def get_post(self, post_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/forum/posts/{post_id}").json()
+        return result
+
+    def list_posts(
+        self,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        author: str | None = None,
+        parent: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Posts newest first, filtered by kind, tag, author or the post they reply to."""
+        filters = {"kind": kind, "tag": tag, "author": author, "parent": parent, "limit": limit}
+        params = {k: v for k, v in filters.items() if v is not None}
+        result: list[dict[str, Any]] = self.request("GET", "/forum/posts", params=params).json()
+        return result
+
+    def vote(self, post_id: str, value: int) -> dict[str, Any]:
+        """1 up, -1 down, 0 takes the vote back; returns the post with its new score."""
+        result: dict[str, Any] = self.request(
+            "POST", f"/forum/posts/{post_id}/votes", json={"value": value}
+        ).json()
+        return result
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Posts holding every word of ``query``, best match first."""
+        params: dict[str, Any] = {"q": query, "limit": limit}
+        result: list[dict[str, Any]] = self.request("GET", "/forum/search", params=params).json()
+        return result
+
+    def sync(self, since: int = 0, limit: int = 500) -> dict[str, Any]:
+        """``{"items": [...], "cursor": n, "more": bool}``: posts changed after ``since``.
+
+        Pass ``cursor`` as ``since`` next time; an item ``{"id", "seq", "hidden": True}`` is a
+        post the operator quarantined: drop it.
+        """
+        params = {"since": since, "limit": limit}
+        result: dict[str, Any] = self.request("GET", "/forum/sync", params=params).json()
+        return result
+
+    def quarantine(self, post_id: str, reason: str) -> dict[str, Any]:
+        """Hide a post from researchers, keeping it and the reason (operator only)."""
+        result: dict[str, Any] = self.request(
+            "POST", f"/forum/posts/{post_id}/quarantine", json={"reason": reason}
+        ).json()
+        return result
+
+    def release(self, post_id: str) -> dict[str, Any]:
+        """Show a quarantined post to researchers again (operator only)."""
+        result: dict[str, Any] = self.request("POST", f"/forum/posts/{post_id}/release").json()
+        return result
 
 
 def _checked(response: httpx.Response) -> httpx.Response:

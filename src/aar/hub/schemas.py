@@ -156,6 +156,21 @@ class LeaderboardRowOperator(LeaderboardRowPublic):
     flagged: int
 
 
+# --- snapshots -------------------------------------------------------------------------------
+
+
+class SnapshotPublic(_Out):
+    """A snapshot's metadata; the archive itself is at ``/snapshots/{id}/archive``."""
+
+    id: str
+    sha256: str = Field(description="sha256 of the tar.gz, its address in the artifact store")
+    size: int = Field(description="bytes of the tar.gz")
+    parent_id: str | None
+    note: str
+    author: str
+    created_at: datetime
+
+
 # --- audit ---------------------------------------------------------------------------------
 
 

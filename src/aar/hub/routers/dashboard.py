@@ -1,7 +1,166 @@
-"""Dashboard: not built yet (see issue 3)."""
+"""The operator's dashboard: server-rendered pages (Jinja2 templates, SVG charts, plain forms).
+
+    /dashboard/login      paste the operator token (kept in an HttpOnly, SameSite cookie)
+    /dashboard            researchers, their status and budget use; tasks; flags
+    /dashboard/tasks/X    leaderboard (public and private) and PGR over time per researcher
+    /dashboard/forum      posts, with quarantine and release
+    /dashboard/flags      flagged scorings (label probing)
+
+Every page needs the operator's token; anything else is sent to the login page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any
 
-router = APIRouter(tags=["dashboard"])
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from sqlalchemy import Integer, func, select
+from sqlalchemy.orm import Session
+
+from aar.hub.budgets import budget_of
+from aar.hub.charts import pgr_over_time
+from aar.hub.deps import SessionDep, StateDep, db_session
+from aar.hub.models import Account, Post, Scoring, Task, utcnow
+from aar.hub.routers import forum
+from aar.hub.routers.leaderboard import leaderboard
+from aar.hub.security import hash_token
+from aar.hub.state import OPERATOR
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+COOKIE = "aar_operator"
+
+
+class LoginRequired(Exception):  # noqa: N818 (control flow, turned into a redirect)
+    pass
+
+
+def dashboard_operator(
+    request: Request, session: Annotated[Session, Depends(db_session)]
+) -> Account:
+    token = request.cookies.get(COOKIE, "")
+    account = session.scalar(select(Account).where(Account.token_hash == hash_token(token)))
+    if account is None or account.role != OPERATOR:
+        raise LoginRequired
+    request.state.actor = account.name
+    return account
+
+
+Operator = Annotated[Account, Depends(dashboard_operator)]
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, error: str = "") -> Response:
+    return templates.TemplateResponse(request, "login.html", {"error": error})
+
+
+@router.post("/login")
+def login(token: Annotated[str, Form()], session: SessionDep) -> Response:
+    account = session.scalar(select(Account).where(Account.token_hash == hash_token(token.strip())))
+    if account is None or account.role != OPERATOR:
+        return RedirectResponse("/dashboard/login?error=not+the+operator+token", status_code=303)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(
+    request: Request, operator: Operator, session: SessionDep, state: StateDep
+) -> Response:
+    researchers = []
+    for account in session.scalars(
+        select(Account).where(Account.role != OPERATOR).order_by(Account.name)
+    ):
+        stats = session.execute(
+            select(
+                func.max(Scoring.public_pgr), func.count(), func.sum(Scoring.flagged.cast(Integer))
+            ).where(Scoring.account_id == account.id)
+        ).one()
+        researchers.append(
+            {
+                "account": account,
+                "budget": budget_of(session, account, state.settings),
+                "best": stats[0],
+                "scorings": stats[1],
+                "flagged": stats[2] or 0,
+            }
+        )
+    tasks = session.scalars(select(Task).order_by(Task.name)).all()
+    flags = session.scalar(select(func.count()).where(Scoring.flagged)) or 0
+    return templates.TemplateResponse(
+        request,
+        "overview.html",
+        {"researchers": researchers, "tasks": tasks, "flags": flags, "now": utcnow()},
+    )
+
+
+@router.get("/tasks/{name}", response_class=HTMLResponse)
+def task_page(
+    name: str, request: Request, operator: Operator, session: SessionDep, state: StateDep
+) -> Response:
+    public = leaderboard(name, operator, session, state, view="public")
+    private = leaderboard(name, operator, session, state, view="private")
+    series: dict[str, list[Any]] = defaultdict(list)
+    rows = session.execute(
+        select(Account.name, Scoring.created_at, Scoring.public_pgr)
+        .join(Account)
+        .join(Task)
+        .where(Task.name == name)
+        .order_by(Scoring.created_at)
+    ).all()
+    for researcher, at, value in rows:
+        series[researcher].append((at, value))
+    return templates.TemplateResponse(
+        request,
+        "task.html",
+        {
+            "name": name,
+            "public": public,
+            "private": private,
+            "chart": Markup(pgr_over_time(dict(series))),
+        },
+    )
+
+
+@router.get("/forum", response_class=HTMLResponse)
+def forum_page(request: Request, operator: Operator, session: SessionDep) -> Response:
+    posts = session.execute(
+        select(Post, Account.name).join(Account).order_by(Post.created_at.desc()).limit(200)
+    ).all()
+    return templates.TemplateResponse(request, "forum.html", {"posts": posts})
+
+
+@router.post("/forum/{post_id}/quarantine")
+def quarantine(
+    post_id: str,
+    reason: Annotated[str, Form(min_length=1)],
+    operator: Operator,
+    session: SessionDep,
+) -> Response:
+    forum.set_quarantine(session, post_id, operator, reason)
+    return RedirectResponse("/dashboard/forum", status_code=303)
+
+
+@router.post("/forum/{post_id}/release")
+def release(post_id: str, operator: Operator, session: SessionDep) -> Response:
+    forum.set_quarantine(session, post_id, operator, None)
+    return RedirectResponse("/dashboard/forum", status_code=303)
+
+
+@router.get("/flags", response_class=HTMLResponse)
+def flags_page(request: Request, operator: Operator, session: SessionDep) -> Response:
+    rows = session.execute(
+        select(Scoring, Account.name, Task.name)
+        .join(Account)
+        .join(Task)
+        .where(Scoring.flagged)
+        .order_by(Scoring.id.desc())
+        .limit(500)
+    ).all()
+    return templates.TemplateResponse(request, "flags.html", {"rows": rows})

@@ -44,7 +44,6 @@ from aar.hub.models import Account, ForumChange, Post, Scoring, Vote
 from aar.hub.state import OPERATOR
 
 router = APIRouter(tags=["forum"])
-S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 GUIDANCE = "guidance"
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -55,6 +54,7 @@ PostId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,40}$")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])  # any select that involves Post
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -82,6 +82,13 @@ class PostCreate(_In):
     parent_id: PostId | None = Field(None, description="the post this one replies to")
     links: PostLinks = Field(default_factory=PostLinks)
 
+    @field_validator("id")
+    @classmethod
+    def _not_dots(cls, value: str | None) -> str | None:
+        if value is not None and set(value) == {"."}:
+            raise ValueError("must not be only dots (it is part of the post's URL)")
+        return value
+
     @field_validator("body")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -91,7 +98,7 @@ class PostCreate(_In):
 
 
 class VoteCreate(_In):
-    value: Literal[-1, 0, 1] = Field(description="1 up, -1 down, 0 takes the vote back")
+    value: StrictInt = Field(ge=-1, le=1, description="1 up, -1 down, 0 takes the vote back")
 
 
 class QuarantineCreate(_In):
@@ -229,7 +236,7 @@ def search(
     score = rank(terms)
     query = _visible(select(Post, score), account).where(*matches(terms))
     rows = session.execute(query.order_by(score.desc(), Post.created_at.desc()).limit(limit))
-    return _views(session, [post for post, _ in rows.tuples()], account)
+    return _views(session, [post for post, _ in rows], account)
 
 
 @router.get("/forum/sync", response_model=ForumSync)
@@ -257,13 +264,13 @@ def quarantine(
     post_id: str, body: QuarantineCreate, operator: OperatorDep, session: SessionDep
 ) -> PostPublic:
     """Hide a post from researchers (operator only); the post and the reason are kept."""
-    return _set_quarantine(session, post_id, operator, body.reason)
+    return set_quarantine(session, post_id, operator, body.reason)
 
 
 @router.post("/forum/posts/{post_id}/release", response_model=PostOperator)
 def release(post_id: str, operator: OperatorDep, session: SessionDep) -> PostPublic:
     """Show a quarantined post to researchers again (operator only)."""
-    return _set_quarantine(session, post_id, operator, None)
+    return set_quarantine(session, post_id, operator, None)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -324,7 +331,7 @@ def _checked_links(session: Session, links: PostLinks) -> dict[str, list[int] | 
     return {"scorings": scorings, "snapshots": list(dict.fromkeys(links.snapshots))}
 
 
-def _set_quarantine(
+def set_quarantine(
     session: Session, post_id: str, operator: Account, reason: str | None
 ) -> PostPublic:
     seq = _next_seq(session, post_id)
@@ -343,29 +350,18 @@ def _set_quarantine(
 def _views(session: Session, posts: Sequence[Post], account: Account) -> list[PostPublic]:
     """Each post as ``account`` may see it, with author, score and visible reply count."""
     ids = [p.id for p in posts]
-    authors = dict(
-        session.execute(
-            select(Account.id, Account.name).where(Account.id.in_({p.account_id for p in posts}))
-        )
-        .tuples()
-        .all()
+    authors = _pairs(
+        session,
+        select(Account.id, Account.name).where(Account.id.in_({p.account_id for p in posts})),
     )
-    scores = dict(
-        session.execute(
-            select(Vote.post_id, func.sum(Vote.value))
-            .where(Vote.post_id.in_(ids))
-            .group_by(Vote.post_id)
-        )
-        .tuples()
-        .all()
+    scores = _pairs(
+        session,
+        select(Vote.post_id, func.sum(Vote.value))
+        .where(Vote.post_id.in_(ids))
+        .group_by(Vote.post_id),
     )
     replies = _visible(select(Post.parent_id, func.count()), account)
-    counts = dict(
-        session.execute(replies.where(Post.parent_id.in_(ids)).group_by(Post.parent_id))
-        .tuples()
-        .all()
-        .all()
-    )
+    counts = _pairs(session, replies.where(Post.parent_id.in_(ids)).group_by(Post.parent_id))
     operator = _is_operator(account)
     views: list[PostPublic] = []
     for post in posts:
@@ -389,3 +385,8 @@ def _views(session: Session, posts: Sequence[Post], account: Account) -> list[Po
         else:
             views.append(PostPublic.model_validate(fields))
     return views
+
+
+def _pairs(session: Session, query: Select[Any, Any]) -> dict[Any, Any]:
+    """A two-column query's rows as a dict from the first column to the second."""
+    return {key: value for key, value in session.execute(query)}

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +28,7 @@ from aar.hub.archives import ArchiveError, check
 from aar.hub.artifacts import ArtifactError, ArtifactStore, store_for
 from aar.hub.deps import AccountDep, SessionDep, StateDep
 from aar.hub.models import Account, Snapshot
+from aar.hub.schemas import SnapshotPublic
 from aar.hub.state import HubState
 
 router = APIRouter(tags=["snapshots"])
@@ -43,20 +42,6 @@ ARCHIVE_TYPES = {
 }
 MAX_LINEAGE = 10_000
 SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-class SnapshotPublic(BaseModel):
-    """A snapshot's metadata; the archive itself is at ``/snapshots/{id}/archive``."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    sha256: str = Field(description="sha256 of the tar.gz, its address in the artifact store")
-    size: int = Field(description="bytes of the tar.gz")
-    parent_id: str | None
-    note: str
-    author: str
-    created_at: datetime
 
 
 async def archive_body(request: Request) -> bytes:

@@ -1,0 +1,132 @@
+"""The operator's dashboard in headless Chromium (Debian's, driven by Playwright)."""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from aar.hub.charts import pgr_over_time
+from tests.hubkit import noisy, running_hub, toy_task
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        import os
+
+        if os.environ.get("AAR_REQUIRE_CHROMIUM"):
+            pytest.fail("AAR_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _serve(app: object) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )  # the test already started the app
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/healthz")
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return base, server, thread
+
+
+def test_dashboard_pages_and_quarantine(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    task, labels = toy_task()
+    with running_hub(tmp_path / "hub") as hub:
+        hub.operator.register_task(task)
+        alice, bob = hub.researcher("alice"), hub.researcher("bob")
+        base_vector = noisy(labels, 0.2, 1)
+        alice.submit("toy", base_vector, method="confident", seed=0)
+        probe = list(base_vector)
+        probe[3] = 1 - probe[3]
+        alice.submit("toy", probe, method="confident", seed=1)  # flagged
+        bob.submit("toy", noisy(labels, 0.3, 2), method="vanilla")
+        post = bob.post(
+            kind="insight", title="The pool has duplicates", body="Found 12 duplicates."
+        )
+        url, server, thread = _serve(hub.app)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/dashboard")
+            assert page.url.endswith("/dashboard/login")
+            page.fill("#token", "not-a-token")
+            page.click("button[type=submit]")
+            assert "not the operator token" in page.content()
+            page.fill("#token", hub.operator_token)
+            page.click("button[type=submit]")
+            researchers = page.inner_text("#researchers")
+            assert "alice" in researchers and "bob" in researchers
+            assert "1 flagged scoring(s)" in page.content()
+            page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+            page.click("text=toy")
+            assert page.locator("#chart svg circle").count() == 3
+            ranking = page.inner_text("#private")
+            assert ranking.index("alice") < ranking.index("bob")
+            page.screenshot(path=str(tmp_path / "task.png"), full_page=True)
+            page.goto(f"{url}/dashboard/flags")
+            assert "1 flipped prediction" in page.inner_text("#flags")
+            page.goto(f"{url}/dashboard/forum")
+            row = page.locator(f"#post-{post['id']}")
+            row.locator("input[name=reason]").fill("off-topic speculation")
+            row.locator("button").click()
+            page.wait_for_url(f"{url}/dashboard/forum")
+            assert "quarantined: off-topic speculation" in page.inner_text(f"#post-{post['id']}")
+            page.screenshot(path=str(tmp_path / "forum.png"), full_page=True)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+        assert [p["id"] for p in alice.list_posts()] == []  # hidden from researchers now
+        assert hub.operator.get_post(post["id"])["quarantine_reason"] == "off-topic speculation"
+    for name in ("overview", "task", "forum"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+    if (keep := Path("/tmp/aar-dashboard-screenshots")).parent.exists():
+        keep.mkdir(exist_ok=True)
+        for name in ("overview", "task", "forum"):
+            shutil.copy(tmp_path / f"{name}.png", keep / f"{name}.png")
+
+
+def test_chart_has_a_series_per_researcher() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    svg = pgr_over_time(
+        {"alice": [(t, 0.1), (t + timedelta(minutes=5), 0.4)], "bob <b>": [(t, 0.2)]}
+    )
+    assert svg.count("<circle") == 3 and svg.count("<polyline") == 2
+    assert "bob &lt;b&gt;" in svg and "<b>" not in svg  # names are escaped
+    assert "no scorings yet" in pgr_over_time({})
