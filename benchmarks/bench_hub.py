@@ -37,8 +37,20 @@ def free_port() -> int:
 
 
 def start_hub(folder: Path, port: int, database_url: str | None) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "aar", "serve", "--dir", str(folder), "--port", str(port),
-               "--per-hour", "1000000000", "--total", "1000000000"]
+    command = [
+        sys.executable,
+        "-m",
+        "aar",
+        "serve",
+        "--dir",
+        str(folder),
+        "--port",
+        str(port),
+        "--per-hour",
+        "1000000000",
+        "--total",
+        "1000000000",
+    ]
     if database_url:
         command += ["--database-url", database_url]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -55,36 +67,74 @@ def start_hub(folder: Path, port: int, database_url: str | None) -> subprocess.P
 def setup(base: str, operator: str, researchers: int) -> list[str]:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, N_TEST)
-    flip = lambda rate, seed: np.where(np.random.default_rng(seed).random(N_TEST) < rate, 1 - labels, labels)  # noqa: E731
-    task = {"name": "bench", "test_labels": labels.tolist(), "pool_labels": [0, 1] * 100,
-            "weak": {"0": flip(0.3, 1).tolist()}, "ceiling": {"0": flip(0.1, 2).tolist()}}
+
+    def flip(rate, seed):
+        return np.where(np.random.default_rng(seed).random(N_TEST) < rate, 1 - labels, labels)
+
+    task = {
+        "name": "bench",
+        "test_labels": labels.tolist(),
+        "pool_labels": [0, 1] * 100,
+        "weak": {"0": flip(0.3, 1).tolist()},
+        "ceiling": {"0": flip(0.1, 2).tolist()},
+    }
     auth = {"Authorization": f"Bearer {operator}"}
     with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
         client.post("/tasks", json=task).raise_for_status()
-        return [client.post("/accounts", json={"name": f"r{i}"}).json()["token"] for i in range(researchers)]
+        return [
+            client.post("/accounts", json={"name": f"r{i}"}).json()["token"]
+            for i in range(researchers)
+        ]
 
 
-async def researcher(base: str, token: str, index: int, stop: float,
-                     latencies: dict[str, list[float]], acked: dict[str, int]) -> None:
+async def researcher(
+    base: str,
+    token: str,
+    index: int,
+    stop: float,
+    latencies: dict[str, list[float]],
+    acked: dict[str, int],
+) -> None:
     rng = np.random.default_rng(index)
     cursor = 0
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
         step = 0
         while time.perf_counter() < stop:
-            body = {"predictions": rng.integers(0, 2, N_TEST).tolist(), "method": "bench", "seed": step}
-            await timed(client.post("/tasks/bench/submissions", json=body), "submit", 201, latencies, acked)
+            body = {
+                "predictions": rng.integers(0, 2, N_TEST).tolist(),
+                "method": "bench",
+                "seed": step,
+            }
+            await timed(
+                client.post("/tasks/bench/submissions", json=body), "submit", 201, latencies, acked
+            )
             if step % 5 == 0:
-                post = {"kind": "result", "title": f"step {step}", "body": f"researcher {index} note"}
+                post = {
+                    "kind": "result",
+                    "title": f"step {step}",
+                    "body": f"researcher {index} note",
+                }
                 await timed(client.post("/forum/posts", json=post), "post", 201, latencies, acked)
-                response = await timed(client.get("/forum/sync", params={"since": cursor}), "sync", 200,
-                                       latencies, acked)
+                response = await timed(
+                    client.get("/forum/sync", params={"since": cursor}),
+                    "sync",
+                    200,
+                    latencies,
+                    acked,
+                )
                 cursor = response.json().get("cursor", cursor)
             step += 1
 
 
-async def timed(request, name: str, expected: int, latencies: dict[str, list[float]],  # type: ignore[no-untyped-def]
-                acked: dict[str, int]) -> httpx.Response:
+async def timed(
+    request,
+    name: str,
+    expected: int,
+    latencies: dict[str, list[float]],  # type: ignore[no-untyped-def]
+    acked: dict[str, int],
+) -> httpx.Response:
     started = time.perf_counter()
     response = await request
     latencies[name].append((time.perf_counter() - started) * 1000)
@@ -95,24 +145,24 @@ async def timed(request, name: str, expected: int, latencies: dict[str, list[flo
     return response
 
 
-async def load(base: str, tokens: list[str], seconds: float) -> tuple[dict[str, list[float]], dict[str, int], float]:
+async def load(
+    base: str, tokens: list[str], seconds: float
+) -> tuple[dict[str, list[float]], dict[str, int], float]:
     latencies: dict[str, list[float]] = defaultdict(list)
     acked: dict[str, int] = defaultdict(int)
     started = time.perf_counter()
     stop = started + seconds
-    await asyncio.gather(*(researcher(base, t, i, stop, latencies, acked) for i, t in enumerate(tokens)))
+    await asyncio.gather(
+        *(researcher(base, t, i, stop, latencies, acked) for i, t in enumerate(tokens))
+    )
     return latencies, acked, time.perf_counter() - started
 
 
 def stored_counts(base: str, operator: str) -> dict[str, int]:
     auth = {"Authorization": f"Bearer {operator}"}
     with httpx.Client(base_url=base, headers=auth, timeout=120) as client:
-        scorings = len(client.get("/scorings", params={"limit": 5000}).json())
-        if scorings == 5000:
-            scorings = sum(1 for line in client.get("/audit/export").text.splitlines()
-                           if '"POST /tasks/bench/submissions"' in line and '"status": 201' in line)
-        posts = client.get("/forum/sync", params={"since": 0, "limit": 1_000_000}).json()
-        return {"submit": scorings, "post": len(posts.get("posts", []))}
+        stats = client.get("/stats").json()
+    return {"submit": stats["scorings"], "post": stats["posts"]}
 
 
 def main() -> None:
@@ -134,7 +184,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"hub load: {args.researchers} researchers, {elapsed:.1f} s, {backend}, {os.cpu_count()} cores")
+    print(
+        f"hub load: {args.researchers} researchers, {elapsed:.1f} s, {backend}, {os.cpu_count()} cores"
+    )
     print(f"{'operation':<10} {'count':>7} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for name, values in sorted(latencies.items()):
         p50, p99 = np.percentile(values, [50, 99])

@@ -33,7 +33,7 @@ def test_scoring_budgets_flags_and_leaderboard_on_postgres(
         assert board[0].private_pgr["n"] == 3
         assert first.public_accuracy > 0.5
     engine = make_engine(postgres_url)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit"))
     engine.dispose()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,31 @@ def hub_state(request: Request) -> HubState:
     return state
 
 
-def db_session(state: Annotated[HubState, Depends(hub_state)]) -> Iterator[Session]:
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+async def write_turn(
+    request: Request, state: Annotated[HubState, Depends(hub_state)]
+) -> AsyncIterator[None]:
+    """Requests that may write hold the process's write turn (SQLite) for their transaction.
+
+    The wait happens on threads of its own limiter: if waiters took the worker threads that
+    handlers run on, the request holding the turn could never finish (a deadlock).
+    """
+    lock = state.writer
+    if request.method not in WRITES or lock is None:
+        yield
+        return
+    await anyio.to_thread.run_sync(lock.acquire, limiter=state.lock_waiters())
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def db_session(
+    state: Annotated[HubState, Depends(hub_state)], _turn: Annotated[None, Depends(write_turn)]
+) -> Iterator[Session]:
     """A session whose transaction commits when the handler returns and rolls back if it raises."""
     with state.sessions.begin() as session:
         yield session

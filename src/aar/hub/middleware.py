@@ -7,10 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aar.hub.models import AuditEntry
+from aar.hub.models import utcnow
 from aar.hub.state import HubState
 
 
@@ -86,11 +85,8 @@ class Audit:
         finally:
             actor = scope.get("state", {}).get("actor", "anonymous")
             entry = _entry(scope, actor, status, (time.perf_counter() - started) * 1000)
-            await run_in_threadpool(self._write, entry)
-
-    def _write(self, entry: dict[str, Any]) -> None:
-        with self.state().sessions.begin() as session:
-            session.add(AuditEntry(**entry))
+            entry["at"] = utcnow()
+            self.state().audit.record(entry)
 
 
 def _entry(scope: Scope, actor: str, status: int, duration_ms: float) -> dict[str, Any]:

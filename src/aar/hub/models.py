@@ -17,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -99,6 +100,7 @@ class Baseline(Base):
 
 class Scoring(Base):
     __tablename__ = "scorings"
+    __table_args__ = (Index("ix_scorings_account_created", "account_id", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)

@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import anyio
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from aar.hub.auditlog import AuditWriter
 from aar.hub.db import make_engine, upgrade
 from aar.hub.models import Account
 from aar.hub.security import hash_token, new_token
@@ -30,6 +35,12 @@ class HubState:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        # SQLite has one writer at a time; taking turns here wakes the next writer at once,
+        # where SQLite's own busy handler would sleep and retry with growing back-off.
+        self.writer = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._lock_waiters: anyio.CapacityLimiter | None = None
+        self.audit = AuditWriter(self.sessions, self.write_turn)
+        self.task_cache: dict[str, Any] = {}
 
     def start(self) -> None:
         """Create or upgrade the schema; make sure an operator account exists."""
@@ -37,6 +48,22 @@ class HubState:
         upgrade(self.engine)
         with self.sessions.begin() as session:
             ensure_operator(session, self.settings.dir / TOKEN_FILE)
+        self.audit.start()
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """Hold this process's turn to write (SQLite); a no-op on PostgreSQL."""
+        if self.writer is None:
+            yield
+            return
+        with self.writer:
+            yield
+
+    def lock_waiters(self) -> anyio.CapacityLimiter:
+        """Threads that wait for the write turn (made in the event loop, on first use)."""
+        if self._lock_waiters is None:
+            self._lock_waiters = anyio.CapacityLimiter(10_000)
+        return self._lock_waiters
 
     def account_lock(self, account_id: int) -> threading.Lock:
         """Serialises one account's budget check and insert inside this process."""
@@ -44,6 +71,7 @@ class HubState:
             return self._locks[account_id]
 
     def close(self) -> None:
+        self.audit.stop()
         self.engine.dispose()
 
 

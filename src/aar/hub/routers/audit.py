@@ -41,12 +41,14 @@ def record_tool_call(
 def read_audit(
     _op: OperatorDep,
     session: SessionDep,
+    state: StateDep,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     actor: str | None = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[AuditEntry]:
     """Entries with id > ``after``, oldest first (page with the last id you saw)."""
+    state.audit.flush()
     query = select(AuditEntry).where(AuditEntry.id > after)
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
@@ -58,6 +60,7 @@ def read_audit(
 @router.get("/audit/export")
 def export_audit(_op: OperatorDep, state: StateDep) -> StreamingResponse:
     """The whole log as JSON lines."""
+    state.audit.flush()
 
     def lines() -> Iterator[str]:
         with state.sessions() as session:

@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of, exhausted
 from aar.hub.deps import OperatorDep, ResearcherDep, SessionDep, StateDep
-from aar.hub.models import Account, Scoring, Task, TaskSecret, utcnow
-from aar.hub.routers.tasks import baseline_means, find_task
+from aar.hub.models import Account, Scoring, Task, utcnow
+from aar.hub.routers.tasks import TaskInfo, task_info
 from aar.hub.schemas import ScoringOperator, SubmissionCreate, SubmissionPublic
 from aar.hub.scoring import (
-    from_bytes,
     half_accuracies,
     nearest_earlier,
     pgr_value,
@@ -61,7 +60,7 @@ def submit(
     name: str, body: SubmissionCreate, account: ResearcherDep, session: SessionDep, state: StateDep
 ) -> SubmissionPublic:
     """Score predictions for the task's test set (never the pool)."""
-    task = find_task(session, name)
+    task = task_info(session, state.task_cache, name)
     predictions = _validated(body.predictions, task)
     settings = state.settings
     with state.account_lock(account.id):
@@ -90,7 +89,7 @@ def submit(
     )
 
 
-def _validated(values: list[int], task: Task) -> np.ndarray:
+def _validated(values: list[int], task: TaskInfo) -> np.ndarray:
     if len(values) != task.n_test:
         raise HTTPException(
             422,
@@ -104,18 +103,13 @@ def _validated(values: list[int], task: Task) -> np.ndarray:
 
 def _score(
     session: Session,
-    task: Task,
+    task: TaskInfo,
     account: Account,
     body: SubmissionCreate,
     predictions: np.ndarray,
     settings: HubSettings,
 ) -> Scoring:
-    secret = session.get(TaskSecret, task.id)
-    assert secret is not None
-    labels = from_bytes(secret.test_labels)
-    public = np.frombuffer(secret.public_mask, dtype=np.uint8).astype(bool)
-    pub, priv = half_accuracies(predictions, labels, public)
-    means = baseline_means(session, task)
+    pub, priv = half_accuracies(predictions, task.labels, task.public)
     earlier = [
         (row.id, row.predictions)
         for row in session.execute(
@@ -135,8 +129,8 @@ def _score(
         predictions=to_bytes(predictions),
         public_acc=pub,
         private_acc=priv,
-        public_pgr=pgr_value(pub, *[means[k][0] for k in ("weak", "ceiling")]),
-        private_pgr=pgr_value(priv, *[means[k][1] for k in ("weak", "ceiling")]),
+        public_pgr=pgr_value(pub, task.weak[0], task.ceiling[0]),
+        private_pgr=pgr_value(priv, task.weak[1], task.ceiling[1]),
         flagged=flag is not None,
         flag_reason=flag,
     )

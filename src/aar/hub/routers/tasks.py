@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
@@ -10,7 +13,7 @@ from sqlalchemy.orm import Session
 from aar.hub.deps import AccountDep, OperatorDep, SessionDep, StateDep
 from aar.hub.models import Baseline, Task, TaskSecret
 from aar.hub.schemas import TaskCreate, TaskPublic
-from aar.hub.scoring import half_accuracies, public_split, round_to, to_bytes
+from aar.hub.scoring import from_bytes, half_accuracies, public_split, round_to, to_bytes
 
 router = APIRouter(tags=["tasks"])
 
@@ -21,6 +24,43 @@ def find_task(session: Session, name: str) -> Task:
         known = ", ".join(session.scalars(select(Task.name).order_by(Task.name))) or "(none yet)"
         raise HTTPException(404, f"unknown task {name!r}; tasks on this hub: {known}")
     return task
+
+
+@dataclass(frozen=True, eq=False)
+class TaskInfo:
+    """What scoring needs of a task. Tasks never change once registered, so this is cached."""
+
+    id: int
+    name: str
+    n_test: int
+    n_classes: int
+    labels: np.ndarray
+    public: np.ndarray
+    weak: tuple[float, float]
+    """Mean weak accuracy on the public and the private half."""
+    ceiling: tuple[float, float]
+
+
+def task_info(session: Session, cache: dict[str, Any], name: str) -> TaskInfo:
+    """The task's secrets and baselines, from ``cache`` or the database (404 if unknown)."""
+    info = cache.get(name)
+    if info is None:
+        task = find_task(session, name)
+        secret = session.get(TaskSecret, task.id)
+        assert secret is not None
+        means = baseline_means(session, task)
+        info = TaskInfo(
+            id=task.id,
+            name=task.name,
+            n_test=task.n_test,
+            n_classes=task.n_classes,
+            labels=from_bytes(secret.test_labels),
+            public=np.frombuffer(secret.public_mask, dtype=np.uint8).astype(bool),
+            weak=means["weak"],
+            ceiling=means["ceiling"],
+        )
+        cache[name] = info
+    return info
 
 
 def baseline_means(session: Session, task: Task) -> dict[str, tuple[float, float]]:
