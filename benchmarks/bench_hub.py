@@ -184,9 +184,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(
-        f"hub load: {args.researchers} researchers, {elapsed:.1f} s, {backend}, {os.cpu_count()} cores"
-    )
+    cores = os.cpu_count()
+    print(f"hub load: {args.researchers} researchers, {elapsed:.1f} s, {backend}, {cores} cores")
     print(f"{'operation':<10} {'count':>7} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for name, values in sorted(latencies.items()):
         p50, p99 = np.percentile(values, [50, 99])
