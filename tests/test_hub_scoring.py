@@ -176,6 +176,28 @@ def test_near_duplicates_are_flagged_for_the_operator(tmp_path: Path) -> None:
         assert hub.operator.accounts()[1].flagged == 1
 
 
+def test_probes_are_flagged_across_hub_processes_sharing_a_database(tmp_path: Path) -> None:
+    """Two hubs on one database (as behind a load balancer): each sees the other's scorings."""
+    task, labels = toy_task()
+    with running_hub(tmp_path, probe_distance=3) as first, running_hub(tmp_path) as second:
+        first.operator.register_task(task)
+        token = first.operator.create_researcher("alice").token
+        via_first, via_second = first.as_token(token), second.as_token(token)
+        base = noisy(labels, 0.3, 1)
+        via_first.submit("toy", base, method="m")
+        via_second.submit("toy", noisy(labels, 0.3, 2), method="m")  # far from base
+        probe = list(base)
+        probe[3], probe[9] = 1 - probe[3], 1 - probe[9]
+        via_second.submit("toy", probe, method="m")
+        via_first.submit("toy", list(base), method="m")  # its cache must see both later rows
+        reasons = [s.flag_reason for s in first.operator.scorings(flagged=True)]
+        ids = [s.id for s in first.operator.scorings()]  # newest first
+        assert reasons == [
+            f"label probing? 0 flipped prediction(s) from scoring #{ids[3]}",
+            f"label probing? 2 flipped prediction(s) from scoring #{ids[3]}",
+        ]
+
+
 def test_paused_and_stopped_researchers_cannot_submit(tmp_path: Path) -> None:
     task, labels = toy_task()
     with running_hub(tmp_path) as hub:

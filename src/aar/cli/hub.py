@@ -39,6 +39,9 @@ def serve(
     probe_distance: Annotated[
         int, typer.Option(help="Flag submissions this close to an earlier one.")
     ] = 5,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request to stderr (the audit log has them anyway).")
+    ] = False,
 ) -> None:
     """Start the hub (the operator's token is written to DIR/operator.token on first start)."""
     from aar.hub.server import serve as run
@@ -54,7 +57,7 @@ def serve(
         probe_distance=probe_distance,
     )
     console.print(f"hub in {directory.resolve()}; operator token in {directory / 'operator.token'}")
-    run(settings, host or None, port, socket)
+    run(settings, host or None, port, socket, access_log=access_log)
 
 
 def _client(url: str | None, token: str | None) -> HubClient:

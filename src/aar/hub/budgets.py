@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from aar.hub.models import Account, Scoring, utcnow
@@ -14,17 +14,12 @@ from aar.hub.settings import HubSettings
 HOUR = timedelta(hours=1)
 
 
-def budget_of(session: Session, account: Account, settings: HubSettings) -> BudgetPublic:
+def budget_of(
+    session: Session | Connection, account: Account, settings: HubSettings
+) -> BudgetPublic:
     since = utcnow() - HOUR
-    used_total = session.scalar(select(func.count()).where(Scoring.account_id == account.id)) or 0
-    used_hour = (
-        session.scalar(
-            select(func.count()).where(
-                Scoring.account_id == account.id, Scoring.created_at >= since
-            )
-        )
-        or 0
-    )
+    counts = select(func.count(), func.count().filter(Scoring.created_at >= since))
+    used_total, used_hour = session.execute(counts.where(Scoring.account_id == account.id)).one()
     return BudgetPublic(
         per_hour=account.per_hour or settings.submissions_per_hour,
         total=account.total or settings.submissions_total,
@@ -34,7 +29,7 @@ def budget_of(session: Session, account: Account, settings: HubSettings) -> Budg
 
 
 def exhausted(
-    session: Session, account: Account, budget: BudgetPublic
+    session: Session | Connection, account: Account, budget: BudgetPublic
 ) -> tuple[str, datetime | None] | None:
     """Why the next submission is refused and when that resets (None: it is allowed)."""
     if budget.used_total >= budget.total:

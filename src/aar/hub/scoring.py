@@ -4,7 +4,7 @@
     public, private = half_accuracies(predictions, test_labels, mask)
     shown = round_to(public, 0.01)
 
-``nearest_earlier`` finds how many predictions a new submission flips relative to the
+``nearest_row`` finds how many predictions a new submission flips relative to the
 closest earlier one: a handful of flips is how the reference system's label oracle was read.
 """
 
@@ -45,12 +45,11 @@ def round_to(value: float, resolution: float) -> float:
     return round(round(value / resolution) * resolution, decimals)
 
 
-def nearest_earlier(new: np.ndarray, earlier: list[bytes]) -> tuple[int, int] | None:
-    """(index, flipped predictions) of the closest earlier vector, or None if there is none."""
-    if not earlier:
+def nearest_row(new: np.ndarray, earlier: np.ndarray) -> tuple[int, int] | None:
+    """(row, flipped predictions) of the row of ``earlier`` closest to ``new``; None if empty."""
+    if len(earlier) == 0:
         return None
-    stacked = np.frombuffer(b"".join(earlier), dtype=np.uint8).reshape(len(earlier), -1)
-    distances = (stacked != new[None, :]).sum(axis=1)
+    distances = (earlier != new[None, :]).sum(axis=1)
     index = int(distances.argmin())
     return index, int(distances[index])
 

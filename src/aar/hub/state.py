@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aar.hub.auditlog import AuditWriter
 from aar.hub.db import make_engine, upgrade
 from aar.hub.models import Account
+from aar.hub.probes import EarlierPredictions
 from aar.hub.security import hash_token, new_token
 from aar.hub.settings import HubSettings
 
@@ -41,6 +42,7 @@ class HubState:
         self._lock_waiters: anyio.CapacityLimiter | None = None
         self.audit = AuditWriter(self.sessions, self.write_turn)
         self.task_cache: dict[str, Any] = {}
+        self.earlier = EarlierPredictions()
 
     def start(self) -> None:
         """Create or upgrade the schema; make sure an operator account exists."""

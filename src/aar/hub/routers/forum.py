@@ -31,16 +31,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 from sqlalchemy import Select, Text, cast, func, select, text
 from sqlalchemy.orm import Session
 
-from aar.hub.deps import AccountDep, OperatorDep, SessionDep
+from aar.hub.deps import AccountDep, OperatorDep, SessionDep, in_one_hop
 from aar.hub.forum_search import like_pattern, matches, rank, words
-from aar.hub.models import Account, ForumChange, Post, Scoring, Vote
+from aar.hub.models import Account, ForumChange, Post, Scoring, Vote, utcnow
 from aar.hub.state import OPERATOR
 
 router = APIRouter(tags=["forum"])
@@ -146,8 +147,12 @@ class ForumSync(BaseModel):
 
 
 @router.post("/forum/posts", response_model=AnyPost, status_code=201)
-def create_post(body: PostCreate, account: AccountDep, session: SessionDep) -> PostPublic:
+async def create_post(body: PostCreate, request: Request) -> PostPublic:
     """Post (or reply); the answer is the stored post."""
+    return await in_one_hop(request, partial(_create_post, body), write=True)
+
+
+def _create_post(body: PostCreate, session: Session, account: Account) -> PostPublic:
     if body.kind == GUIDANCE and not _is_operator(account):
         raise HTTPException(403, "kind 'guidance' is for the operator only")
     post_id = body.id or uuid.uuid4().hex
@@ -166,12 +171,13 @@ def create_post(body: PostCreate, account: AccountDep, session: SessionDep) -> P
         links=_checked_links(session, body.links),
         seq=seq,
         quarantined=False,
+        created_at=utcnow(),
     )
     session.add(post)
     session.flush()
     if parent is not None:  # its reply count changed
         parent.seq = _next_seq(session, parent.id)
-    return _views(session, [post], account)[0]
+    return _view(post, account.name, 0, 0, _is_operator(account))  # new: no votes, no replies
 
 
 @router.get("/forum/posts/{post_id}", response_model=AnyPost)
@@ -240,13 +246,16 @@ def search(
 
 
 @router.get("/forum/sync", response_model=ForumSync)
-def sync(
-    account: AccountDep,
-    session: SessionDep,
+async def sync(
+    request: Request,
     since: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> ForumSync:
     """Every post changed after ``since``, in change order, and the cursor to pass next."""
+    return await in_one_hop(request, partial(_sync, since, limit), write=False)
+
+
+def _sync(since: int, limit: int, session: Session, account: Account) -> ForumSync:
     query = select(Post).where(Post.seq > since).order_by(Post.seq).limit(limit + 1)
     posts = list(session.scalars(query))
     more, posts = len(posts) > limit, posts[:limit]
@@ -324,6 +333,8 @@ def _reply_target(session: Session, parent_id: str | None, account: Account) -> 
 
 def _checked_links(session: Session, links: PostLinks) -> dict[str, list[int] | list[str]]:
     scorings = list(dict.fromkeys(links.scorings))
+    if not scorings:
+        return {"scorings": [], "snapshots": list(dict.fromkeys(links.snapshots))}
     found = set(session.scalars(select(Scoring.id).where(Scoring.id.in_(scorings))))
     missing = [str(i) for i in scorings if i not in found]
     if missing:
@@ -363,28 +374,37 @@ def _views(session: Session, posts: Sequence[Post], account: Account) -> list[Po
     replies = _visible(select(Post.parent_id, func.count()), account)
     counts = _pairs(session, replies.where(Post.parent_id.in_(ids)).group_by(Post.parent_id))
     operator = _is_operator(account)
-    views: list[PostPublic] = []
-    for post in posts:
-        fields = {
-            "id": post.id,
-            "kind": post.kind,
-            "title": post.title,
-            "body": post.body,
-            "tags": list(post.tags or []),
-            "parent_id": post.parent_id,
-            "links": PostLinks.model_validate(post.links or {}),
-            "author": authors[post.account_id],
-            "score": int(scores.get(post.id) or 0),
-            "replies": int(counts.get(post.id) or 0),
-            "seq": post.seq,
-            "created_at": post.created_at,
-        }
-        if operator:
-            fields |= {"quarantined": post.quarantined, "quarantine_reason": post.quarantine_reason}
-            views.append(PostOperator.model_validate(fields))
-        else:
-            views.append(PostPublic.model_validate(fields))
-    return views
+    return [
+        _view(
+            post,
+            authors[post.account_id],
+            int(scores.get(post.id) or 0),
+            int(counts.get(post.id) or 0),
+            operator,
+        )
+        for post in posts
+    ]
+
+
+def _view(post: Post, author: str, score: int, replies: int, operator: bool) -> PostPublic:
+    fields = {
+        "id": post.id,
+        "kind": post.kind,
+        "title": post.title,
+        "body": post.body,
+        "tags": list(post.tags or []),
+        "parent_id": post.parent_id,
+        "links": PostLinks.model_validate(post.links or {}),
+        "author": author,
+        "score": score,
+        "replies": replies,
+        "seq": post.seq,
+        "created_at": post.created_at,
+    }
+    if operator:
+        fields |= {"quarantined": post.quarantined, "quarantine_reason": post.quarantine_reason}
+        return PostOperator.model_validate(fields)
+    return PostPublic.model_validate(fields)
 
 
 def _pairs(session: Session, query: Select[Any, Any]) -> dict[Any, Any]:
