@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from aar.cli.bundle import predict
 from aar.cli.catalog import methods, tasks
 from aar.cli.data import data_app
 from aar.cli.experiment import experiment
@@ -29,6 +30,7 @@ app.command()(tasks)
 app.command()(methods)
 app.add_typer(data_app, name="data")
 app.command()(serve)
+app.command()(predict)
 app.add_typer(hub_app, name="hub")
 
 

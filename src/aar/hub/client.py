@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from aar.core.errors import AarError
 from aar.hub.archives import pack, safe_extract
 from aar.hub.schemas import (
     AccountCreated,
@@ -42,7 +43,7 @@ RETRY_STATUS = {502, 503, 504}
 SAFE_TO_RESEND = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
-class HubError(Exception):
+class HubError(AarError):
     """The hub refused a request; ``status`` and ``detail`` say why."""
 
     def __init__(self, status: int, detail: str) -> None:

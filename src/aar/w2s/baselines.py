@@ -10,6 +10,7 @@ seed, code version), so methods compared later reuse the same baselines.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +39,19 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[labels]
 
 
-def _key(task: Task, data: TaskData, seed: int, part: str) -> dict[str, object]:
+def splits_digest(splits: Splits) -> str:
+    """A short digest of the split, so artifacts of one split are never reused for another."""
+    digest = hashlib.sha256()
+    for part in (splits.labeled, splits.pool, splits.test):
+        digest.update(np.asarray(part, dtype=np.int64).tobytes() + b"|")
+    return digest.hexdigest()[:16]
+
+
+def _key(task: Task, data: TaskData, splits: Splits, seed: int, part: str) -> dict[str, object]:
     return {
         "task": task.config_hash,
         "data": data.fingerprint,
+        "splits": splits_digest(splits),
         "seed": seed,
         "part": part,
         "version": BASELINE_VERSION,
@@ -59,21 +69,29 @@ def weak_artifacts(
             "test_probs": trained.predict_proba(data.teacher_inputs.take(splits.test)),
         }
 
-    arrays = cache.load_or_compute("weak", _key(task, data, seed, "weak"), compute)
+    arrays = cache.load_or_compute("weak", _key(task, data, splits, seed, "weak"), compute)
     test_probs = arrays["test_probs"]
     return WeakArtifacts(
         arrays["pool_probs"], test_probs, accuracy(test_probs, data.labels[splits.test])
     )
 
 
-def ceiling_accuracy(
+def ceiling_probs(
     task: Task, data: TaskData, splits: Splits, seed: int, cache: ArtifactCache
-) -> float:
+) -> np.ndarray:
+    """The ceiling's class probabilities on the test set (student trained on pool gold labels)."""
+
     def compute() -> dict[str, np.ndarray]:
         student = task.student(data.n_classes)
         targets = one_hot(data.labels[splits.pool], data.n_classes)
         trained = student.fit(data.student_inputs.take(splits.pool), targets, seed=seed)
         return {"test_probs": trained.predict_proba(data.student_inputs.take(splits.test))}
 
-    arrays = cache.load_or_compute("ceiling", _key(task, data, seed, "ceiling"), compute)
-    return accuracy(arrays["test_probs"], data.labels[splits.test])
+    key = _key(task, data, splits, seed, "ceiling")
+    return cache.load_or_compute("ceiling", key, compute)["test_probs"]
+
+
+def ceiling_accuracy(
+    task: Task, data: TaskData, splits: Splits, seed: int, cache: ArtifactCache
+) -> float:
+    return accuracy(ceiling_probs(task, data, splits, seed, cache), data.labels[splits.test])

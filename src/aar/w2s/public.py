@@ -1,0 +1,189 @@
+"""A task's public bundle (what researchers work with) and its secrets (what only the hub keeps).
+
+    bundle, secrets = build_bundle("geofacts", {}, seeds=(0, 1, 2), cache=ArtifactCache(...))
+    bundle.save(Path("campaign/public/geofacts"))       # copied read-only into every sandbox
+    bundle = PublicBundle.load(Path("/data/geofacts"))  # inside a sandbox
+    labels = run_on_bundle(bundle, "aux_conf", {"warmup_fraction": 0.3}, seed=0)
+
+The split is drawn once (``split_seed``) and is the same for every seed: the hub scores one
+fixed test set. Seeds vary what training draws at random: the teacher, the ceiling and the
+method's student. The bundle holds the student's view of the labeled set (with its labels),
+of the unlabeled pool and of the test set, and the teacher's soft labels on the pool and the
+test set per seed. Gold labels of the pool and the test set, and the baselines' predictions,
+go to ``TaskSecrets`` for the hub and are never written into the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aar.core.errors import ConfigError
+from aar.w2s.baselines import ceiling_probs, weak_artifacts
+from aar.w2s.cache import ArtifactCache
+from aar.w2s.data import Features
+from aar.w2s.methods import build_method
+from aar.w2s.methods.base import MethodContext, as_labels
+from aar.w2s.tasks import Task, build_task
+
+MANIFEST = "bundle.json"
+ARRAYS = "arrays.npz"
+
+
+@dataclass(frozen=True, eq=False)
+class PublicBundle:
+    task: str
+    task_options: dict[str, Any]
+    n_classes: int
+    split_seed: int
+    seeds: tuple[int, ...]
+    labeled_x: np.ndarray
+    labeled_y: np.ndarray
+    pool_x: np.ndarray
+    test_x: np.ndarray
+    pool_weak: dict[int, np.ndarray]
+    """Teacher class probabilities on the pool, per seed."""
+    test_weak: dict[int, np.ndarray]
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {
+            "labeled_x": self.labeled_x,
+            "labeled_y": self.labeled_y,
+            "pool_x": self.pool_x,
+            "test_x": self.test_x,
+        }
+        for seed in self.seeds:
+            arrays[f"pool_weak_{seed}"] = self.pool_weak[seed]
+            arrays[f"test_weak_{seed}"] = self.test_weak[seed]
+        np.savez(folder / ARRAYS, **arrays)
+        (folder / MANIFEST).write_text(json.dumps(self.manifest(), indent=2) + "\n")
+        return folder
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "task_options": self.task_options,
+            "n_classes": self.n_classes,
+            "split_seed": self.split_seed,
+            "seeds": list(self.seeds),
+            "sizes": {
+                "labeled": len(self.labeled_y),
+                "pool": len(self.pool_x),
+                "test": self.n_test,
+            },
+        }
+
+    @property
+    def n_test(self) -> int:
+        return len(self.test_x)
+
+    @classmethod
+    def load(cls, folder: Path) -> PublicBundle:
+        if not (folder / MANIFEST).is_file():
+            raise ConfigError(f"{folder} is not a task bundle (no {MANIFEST})")
+        manifest = json.loads((folder / MANIFEST).read_text())
+        seeds = tuple(int(s) for s in manifest["seeds"])
+        with np.load(folder / ARRAYS) as arrays:
+            return cls(
+                task=manifest["task"],
+                task_options=manifest["task_options"],
+                n_classes=int(manifest["n_classes"]),
+                split_seed=int(manifest["split_seed"]),
+                seeds=seeds,
+                labeled_x=arrays["labeled_x"],
+                labeled_y=arrays["labeled_y"],
+                pool_x=arrays["pool_x"],
+                test_x=arrays["test_x"],
+                pool_weak={s: arrays[f"pool_weak_{s}"] for s in seeds},
+                test_weak={s: arrays[f"test_weak_{s}"] for s in seeds},
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class TaskSecrets:
+    """What the hub registers and no researcher sees."""
+
+    test_labels: np.ndarray
+    pool_labels: np.ndarray
+    weak: dict[int, np.ndarray]
+    """The teacher's test predictions per seed (the weak baseline)."""
+    ceiling: dict[int, np.ndarray]
+
+
+def build_bundle(
+    task_name: str,
+    task_options: Mapping[str, Any],
+    seeds: Sequence[int],
+    cache: ArtifactCache,
+    split_seed: int = 0,
+) -> tuple[PublicBundle, TaskSecrets]:
+    """Load the task, split it once, and compute the weak labels and ceiling per seed."""
+    if not seeds:
+        raise ConfigError("at least one seed is needed")
+    task = build_task(task_name, task_options)
+    data = task.load(cache)
+    splits = task.splits(data, split_seed)
+    weak = {s: weak_artifacts(task, data, splits, s, cache) for s in seeds}
+    ceiling = {s: ceiling_probs(task, data, splits, s, cache) for s in seeds}
+    view = _features(data.student_inputs, task_name)
+    bundle = PublicBundle(
+        task=task_name,
+        task_options=task.config.model_dump(mode="json"),
+        n_classes=data.n_classes,
+        split_seed=split_seed,
+        seeds=tuple(seeds),
+        labeled_x=view[splits.labeled],
+        labeled_y=data.labels[splits.labeled],
+        pool_x=view[splits.pool],
+        test_x=view[splits.test],
+        pool_weak={s: w.pool_probs for s, w in weak.items()},
+        test_weak={s: w.test_probs for s, w in weak.items()},
+    )
+    secrets = TaskSecrets(
+        test_labels=data.labels[splits.test],
+        pool_labels=data.labels[splits.pool],
+        weak={s: w.test_probs.argmax(1) for s, w in weak.items()},
+        ceiling={s: probs.argmax(1) for s, probs in ceiling.items()},
+    )
+    return bundle, secrets
+
+
+def _features(inputs: Any, task_name: str) -> np.ndarray:
+    if not isinstance(inputs, Features):
+        raise ConfigError(
+            f"task {task_name} gives its student raw text; bundles hold fixed features only"
+        )
+    return inputs.array
+
+
+def method_context(bundle: PublicBundle, seed: int, task: Task | None = None) -> MethodContext:
+    """The public data of ``seed`` as a method sees it."""
+    if seed not in bundle.pool_weak:
+        known = ", ".join(str(s) for s in bundle.seeds)
+        raise ConfigError(f"the bundle has weak labels for seeds {known}, not {seed}")
+    task = task or build_task(bundle.task, bundle.task_options)
+    return MethodContext(
+        labeled=Features(bundle.labeled_x),
+        labeled_labels=bundle.labeled_y,
+        pool=Features(bundle.pool_x),
+        pool_weak=bundle.pool_weak[seed],
+        test=Features(bundle.test_x),
+        student=task.student(bundle.n_classes),
+        n_classes=bundle.n_classes,
+        seed=seed,
+    )
+
+
+def run_on_bundle(
+    bundle: PublicBundle, method: str, options: Mapping[str, Any] | None, seed: int
+) -> np.ndarray:
+    """Test-set labels predicted by ``method`` trained on the bundle's public data of ``seed``."""
+    built = build_method(method, options)
+    ctx = method_context(bundle, seed)
+    return as_labels(built.run(ctx), bundle.n_test, bundle.n_classes, method)
