@@ -30,7 +30,7 @@ def test_scoring_budgets_flags_and_leaderboard_on_postgres(
             alice.submit("toy", noisy(labels, 0.2, 3), method="m")
         assert [s.flagged for s in hub.operator.scorings()] == [False, True, False]
         board = hub.operator.leaderboard("toy", view="private")
-        assert board[0].private_pgr["n"] == 3
+        assert board[0].private_pgr.n == 3
         assert first.public_accuracy > 0.5
     engine = make_engine(postgres_url)
     assert current_revision(engine) == "0003"

@@ -176,6 +176,19 @@ def test_near_duplicates_are_flagged_for_the_operator(tmp_path: Path) -> None:
         assert hub.operator.accounts()[1].flagged == 1
 
 
+def test_a_trivial_answer_prior_is_flagged(tmp_path: Path) -> None:
+    task, labels = toy_task()
+    with running_hub(tmp_path) as hub:
+        hub.operator.register_task(task)
+        alice = hub.researcher("alice")
+        alice.submit("toy", [0] * len(labels), method="all zeros")
+        alice.submit("toy", noisy(labels, 0.3, 1), method="honest")
+        flagged = hub.operator.scorings(flagged=True)
+    assert [(s.method, s.flag_reason) for s in flagged] == [
+        ("all zeros", "trivial prior? 100% of predictions are label 0")
+    ]
+
+
 def test_probes_are_flagged_across_hub_processes_sharing_a_database(tmp_path: Path) -> None:
     """Two hubs on one database (as behind a load balancer): each sees the other's scorings."""
     task, labels = toy_task()
@@ -230,8 +243,8 @@ def test_leaderboard_groups_and_views(tmp_path: Path) -> None:
             alice.leaderboard("toy", view="private")
         private = hub.operator.leaderboard("toy", view="private")
         good = [s.private_pgr for s in hub.operator.scorings() if s.method == "good"]
-        assert private[0].private_pgr["mean"] == pytest.approx(np.mean(good))
-        assert private[0].private_pgr["n"] == 3
+        assert private[0].private_pgr.mean == pytest.approx(np.mean(good))
+        assert private[0].private_pgr.n == 3
 
 
 def test_task_registration_errors(tmp_path: Path) -> None:

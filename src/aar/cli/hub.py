@@ -39,6 +39,9 @@ def serve(
     probe_distance: Annotated[
         int, typer.Option(help="Flag submissions this close to an earlier one.")
     ] = 5,
+    trivial_fraction: Annotated[
+        float, typer.Option(help="Flag submissions with this share of one label.")
+    ] = 0.98,
     access_log: Annotated[
         bool, typer.Option(help="Log every request to stderr (the audit log has them anyway).")
     ] = False,
@@ -55,6 +58,7 @@ def serve(
         submissions_total=total,
         score_resolution=resolution,
         probe_distance=probe_distance,
+        trivial_fraction=trivial_fraction,
     )
     console.print(f"hub in {directory.resolve()}; operator token in {directory / 'operator.token'}")
     run(settings, host or None, port, socket, access_log=access_log)

@@ -31,6 +31,7 @@ from aar.hub.schemas import (
     AccountPublic,
     AuditEntryOperator,
     LeaderboardRowOperator,
+    LeaderboardRowPublic,
     ScoringOperator,
     SnapshotPublic,
     SubmissionPublic,
@@ -166,10 +167,11 @@ class HubClient:
         params = {k: v for k, v in {"task": task, "flagged": flagged}.items() if v is not None}
         return self._list(ScoringOperator, "/scorings", params=params)
 
-    def leaderboard(self, task: str, view: str = "public") -> list[LeaderboardRowOperator]:
-        """Rows of the leaderboard; operator-only fields are absent for researchers."""
+    def leaderboard(self, task: str, view: str = "public") -> list[LeaderboardRowPublic]:
+        """Rows of the leaderboard; ``view="private"`` (operator) gives LeaderboardRowOperator."""
         rows = self.request("GET", f"/tasks/{task}/leaderboard", params={"view": view}).json()
-        return [LeaderboardRowOperator.model_construct(**row) for row in rows]
+        kind = LeaderboardRowOperator if view == "private" else LeaderboardRowPublic
+        return [kind.model_validate(row) for row in rows]
 
     # --- audit ---------------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ class HubSettings(BaseModel):
     probe_distance: int = Field(
         5, ge=0, description="flag a submission this close to an earlier one"
     )
+    trivial_fraction: float = Field(
+        0.98, gt=0.5, le=1.0, description="flag a submission with this share of one label"
+    )
     max_body_bytes: int = Field(5_000_000, ge=1024)
     snapshot_max_bytes: int = Field(50_000_000, ge=1024)
 

@@ -29,6 +29,7 @@ from aar.hub.scoring import (
     round_to,
     to_bytes,
 )
+from aar.hub.settings import HubSettings
 from aar.hub.state import HubState
 
 router = APIRouter(tags=["submissions"])
@@ -77,7 +78,7 @@ def _submit(
         if refusal is not None:
             raise BudgetExhausted(*refusal)
         nearest = state.earlier.nearest(connection, account.id, task.id, predictions)
-        row = _scored(task, account, body, predictions, nearest, settings.probe_distance)
+        row = _scored(task, account, body, predictions, _flag(predictions, nearest, settings))
         insert_scoring = insert(Scoring).returning(Scoring.id)
         scoring_id = connection.execute(insert_scoring, row).scalar_one()
     resolution = settings.score_resolution
@@ -110,19 +111,31 @@ def _validated(values: list[int], task: TaskInfo) -> np.ndarray:
     return array
 
 
+def _flag(
+    predictions: np.ndarray, nearest: tuple[int, int] | None, settings: HubSettings
+) -> str | None:
+    """Why the operator should look at this submission: a probe, or a trivial answer prior."""
+    reasons = []
+    if nearest is not None and nearest[1] <= settings.probe_distance:
+        reasons.append(
+            f"label probing? {nearest[1]} flipped prediction(s) from scoring #{nearest[0]}"
+        )
+    counts = np.bincount(predictions)
+    if counts.max() >= settings.trivial_fraction * len(predictions):
+        share = counts.max() / len(predictions)
+        reasons.append(f"trivial prior? {share:.0%} of predictions are label {counts.argmax()}")
+    return "; ".join(reasons) or None
+
+
 def _scored(
     task: TaskInfo,
     account: Account,
     body: SubmissionCreate,
     predictions: np.ndarray,
-    nearest: tuple[int, int] | None,
-    probe_distance: int,
+    reason: str | None,
 ) -> dict[str, Any]:
-    """The new ``scorings`` row: both halves scored, flagged if it is a probe."""
+    """The new ``scorings`` row: both halves scored, with the operator's flag if any."""
     pub, priv = half_accuracies(predictions, task.labels, task.public)
-    reason = None
-    if nearest is not None and nearest[1] <= probe_distance:
-        reason = f"label probing? {nearest[1]} flipped prediction(s) from scoring #{nearest[0]}"
     return {
         "task_id": task.id,
         "account_id": account.id,
