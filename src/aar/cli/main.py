@@ -17,6 +17,7 @@ from aar.cli.catalog import methods, tasks
 from aar.cli.data import data_app
 from aar.cli.experiment import experiment
 from aar.cli.hub import hub_app, serve
+from aar.cli.research import research
 from aar.core.errors import AarError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command()(methods)
 app.add_typer(data_app, name="data")
 app.command()(serve)
 app.command()(predict)
+app.command()(research)
 app.add_typer(hub_app, name="hub")
 
 

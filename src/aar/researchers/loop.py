@@ -1,0 +1,222 @@
+"""The LLM research loop: a model with the researcher's tools, under budgets, for a long run.
+
+    loop = ResearchLoop(provider, toolbox, transcript, system, LLMBudget(dollars=5, minutes=60))
+    reason = loop.run()          # "dollar budget reached", "stopped by the operator", ...
+
+Each step the model sees the history and the tools and answers with text and tool calls; the
+tools run (in the sandbox, or against the hub) and their results are the next user message.
+The loop is light on prescribed workflow: the system prompt sets the scene, the model decides.
+
+It stops at the first budget reached (tokens, dollars, wall time, submissions, steps), when
+the operator stops the researcher (or the hub refuses it), when the provider fails after its
+own retries, or when the model stops calling tools. The reason goes to the transcript. While
+the operator has the researcher paused, the loop waits.
+
+Long runs: when a prompt fills ``compact_at`` of the context window, the model is asked to
+write its state to the notebook, and the next context starts from the notebook alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aar.hub.client import HubError
+from aar.researchers.providers.base import (
+    Completion,
+    Message,
+    Provider,
+    ProviderError,
+    TextBlock,
+    ToolCall,
+    ToolResultBlock,
+    Usage,
+)
+from aar.researchers.tools import Toolbox
+from aar.researchers.transcripts import Transcript
+
+KICKOFF = (
+    "Begin: look at the forum, the leaderboard and your notebook, then start on your direction."
+)
+NUDGE = (
+    "Continue your research by calling tools. If your direction is exhausted, try a new idea; "
+    "the run ends when the budget does."
+)
+COMPACT = (
+    "Your context is nearly full. Call the notebook tool now and write down your state: what "
+    "you tried, the results with their scoring ids, what you believe, and your next steps. "
+    "Your next context starts from the system prompt and the notebook alone."
+)
+RESUME = "Your context was reset. Your notebook:\n\n{notebook}\n\nContinue from there."
+
+
+@dataclass(frozen=True)
+class LLMBudget:
+    """Hard stops; None means no limit of that kind."""
+
+    tokens: int | None = None
+    dollars: float | None = None
+    minutes: float | None = None
+    submissions: int | None = None
+    steps: int | None = None
+
+
+@dataclass
+class Spend:
+    usage: Usage = field(default_factory=Usage)
+    dollars: float = 0.0
+    steps: int = 0
+    submissions: int = 0
+    compactions: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def tokens(self) -> int:
+        return self.usage.prompt_tokens + self.usage.output_tokens
+
+
+class ResearchLoop:
+    def __init__(
+        self,
+        provider: Provider,
+        toolbox: Toolbox,
+        transcript: Transcript,
+        system: str,
+        budget: LLMBudget,
+        *,
+        max_tokens: int = 4096,
+        compact_at: float = 0.8,
+        max_idle_turns: int = 3,
+        poll_seconds: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.provider, self.toolbox, self.transcript = provider, toolbox, transcript
+        self.system, self.budget, self.max_tokens = system, budget, max_tokens
+        self.compact_at, self.max_idle_turns = compact_at, max_idle_turns
+        self.poll_seconds, self.sleep = poll_seconds, sleep
+        self.spend = Spend()
+
+    def run(self) -> str:
+        """Research until a stop; returns (and records) the reason."""
+        self.transcript.append("event", event="start", brain=self.provider.name,
+                               model=self.provider.model)  # fmt: skip
+        try:
+            reason = self._steps([_user(self._opening(fresh=True))])
+        except HubError as err:
+            if err.status not in (401, 403):
+                raise
+            reason = f"stopped by the hub: {err.detail}"
+        except ProviderError as err:
+            reason = f"provider failed: {err}"
+        self.transcript.append("event", event="stop", reason=reason, **self.summary())
+        return reason
+
+    def summary(self) -> dict[str, float | int]:
+        s = self.spend
+        return {
+            "steps": s.steps,
+            "tokens": s.tokens,
+            "dollars": round(s.dollars, 6),
+            "submissions": s.submissions,
+            "compactions": s.compactions,
+            "minutes": round((time.monotonic() - s.started) / 60, 3),
+        }
+
+    def _steps(self, messages: list[Message]) -> str:
+        idle = 0
+        while (reason := self._exhausted() or self._operator_stop()) is None:
+            completion = self._complete(messages)
+            messages.append(completion.message)
+            if not completion.tool_calls:
+                idle += 1
+                if idle >= self.max_idle_turns:
+                    return "the model stopped calling tools"
+                messages.append(_user(NUDGE))
+                continue
+            idle = 0
+            messages.append(Message("user", self._run_tools(completion.tool_calls)))
+            if completion.usage.prompt_tokens >= self.compact_at * self.provider.context_window:
+                messages = self._compact(messages)
+        return reason
+
+    def _complete(self, messages: list[Message]) -> Completion:
+        specs = self.toolbox.specs()
+        completion = self.provider.complete(
+            self.system, messages, specs, max_tokens=self.max_tokens
+        )
+        self.spend.usage = self.spend.usage + completion.usage
+        self.spend.dollars += completion.cost_usd
+        self.spend.steps += 1
+        self.transcript.append(
+            "model", text=completion.text, thinking=completion.thinking,
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments,
+                         "error": c.error} for c in completion.tool_calls],
+            usage=completion.usage.__dict__, cost_usd=completion.cost_usd,
+            stop_reason=completion.stop_reason, seconds=completion.duration_s,
+        )  # fmt: skip
+        return completion
+
+    def _run_tools(self, calls: tuple[ToolCall, ...]) -> tuple[ToolResultBlock, ...]:
+        results = []
+        for call in calls:
+            outcome = self.toolbox.call(call)
+            if call.name == "submit_predictions" and not outcome.is_error:
+                self.spend.submissions += 1
+            self.transcript.append(
+                "tool", id=call.id, name=call.name, arguments=call.arguments,
+                result=outcome.content[:4000], is_error=outcome.is_error, seconds=outcome.seconds,
+            )  # fmt: skip
+            results.append(ToolResultBlock(call.id, outcome.content, outcome.is_error))
+        return tuple(results)
+
+    def _compact(self, messages: list[Message]) -> list[Message]:
+        """Have the model save its state to the notebook, then start a fresh context from it."""
+        messages.append(_user(COMPACT))
+        completion = self._complete(messages)
+        if completion.tool_calls:
+            self._run_tools(completion.tool_calls)
+        self.spend.compactions += 1
+        self.transcript.append("event", event="compaction", number=self.spend.compactions)
+        return [_user(self._opening(fresh=False))]
+
+    def _opening(self, fresh: bool) -> str:
+        """The first user message: a kickoff, or the notebook when there is one to resume from."""
+        notebook = self.toolbox.call(ToolCall("notebook", "notebook", {}, "{}")).content
+        if fresh and notebook.startswith("(the notebook is empty"):
+            return KICKOFF
+        return RESUME.format(notebook=notebook)
+
+    def _exhausted(self) -> str | None:
+        b, s = self.budget, self.spend
+        minutes = (time.monotonic() - s.started) / 60
+        checks = [
+            (b.tokens, s.tokens, "token budget reached"),
+            (b.dollars, s.dollars, "dollar budget reached"),
+            (b.minutes, minutes, "wall-time budget reached"),
+            (b.submissions, s.submissions, "submission budget reached"),
+            (b.steps, s.steps, "step budget reached"),
+        ]
+        return next(
+            (why for limit, used, why in checks if limit is not None and used >= limit), None
+        )
+
+    def _operator_stop(self) -> str | None:
+        """None while the researcher may go on; waits while the operator has it paused."""
+        while True:
+            try:
+                status = self.toolbox.context.hub.me().status
+            except HubError as err:
+                if err.status != 403:
+                    raise
+                return "stopped by the operator"
+            if status != "paused":
+                return None
+            self.transcript.append("event", event="paused")
+            self.sleep(self.poll_seconds)
+            if self._exhausted():
+                return self._exhausted()
+
+
+def _user(text: str) -> Message:
+    return Message("user", (TextBlock(text),))

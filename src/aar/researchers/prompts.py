@@ -1,0 +1,48 @@
+"""The researcher's system prompt, assembled from the template files in ``prompts/``.
+
+    text = system_prompt(PromptContext(name="r1", task="geofacts", task_brief="...",
+                                       bundle="/data/geofacts", direction=direction,
+                                       budgets="20 submissions per hour ..."))
+
+The templates use ``$name`` placeholders (``string.Template``); a missing value is an error,
+never a silently empty prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from aar.researchers.directions import Direction
+
+PROMPTS = Path(__file__).parent / "prompts"
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    name: str
+    task: str
+    task_brief: str
+    bundle: str
+    direction: Direction
+    budgets: str
+
+
+def template(name: str) -> Template:
+    return Template((PROMPTS / f"{name}.md").read_text().strip())
+
+
+def system_prompt(context: PromptContext) -> str:
+    environment = template("environment").substitute(bundle=context.bundle)
+    return template("system").substitute(
+        name=context.name,
+        background=template("background").template,
+        task=context.task,
+        task_brief=context.task_brief,
+        environment=environment,
+        rules=template("rules").template,
+        direction_title=context.direction.title,
+        direction_text=context.direction.text,
+        budgets=context.budgets,
+    )

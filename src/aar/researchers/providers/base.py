@@ -1,0 +1,290 @@
+"""Provider-neutral conversation types, the ``Provider`` interface and its errors.
+
+The research loop speaks only these types; each provider translates them to its wire format
+and back::
+
+    completion = provider.complete(system, history, tools, max_tokens=4096)
+    history.append(completion.message)          # text, thinking and tool_use blocks
+    results = tuple(ToolResultBlock(call.id, run(call)) for call in completion.tool_calls)
+    history.append(Message("user", results))
+
+Usage counts follow Anthropic's convention: ``input_tokens`` are the *uncached* prompt
+tokens, so a prompt's size is ``input_tokens + cache_read_tokens + cache_write_tokens`` and
+its price is a plain weighted sum (``aar.researchers.providers.prices``).
+
+Errors a provider raises (all ``AarError``): ``ProviderAuthError`` (bad or missing key),
+``ContextTooLongError`` (the prompt does not fit), ``ProviderError`` (anything else, after the
+client's own retries on 429/5xx/overload and timeouts), ``ProviderConfigError`` (bad settings,
+raised before any request).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, Literal
+
+from aar.core.errors import AarError, ConfigError
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model; ``parameters`` is the JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolUseBlock:
+    """The model's request to run a tool (``input`` is ``{}`` when its arguments were invalid)."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResultBlock:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class ThinkingBlock:
+    """The model's extended thinking, kept in the history because Anthropic requires it back.
+
+    ``signature`` is opaque and must be returned unchanged; a redacted block has no readable
+    ``thinking`` and carries its encrypted data in ``signature``. Providers that do not take
+    thinking back (OpenAI-compatible) drop these blocks when sending the history.
+    """
+
+    thinking: str
+    signature: str = ""
+    redacted: bool = False
+
+
+Block = TextBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["user", "assistant"]
+    content: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call to run; ``arguments`` is None (and ``error`` says why) when invalid."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one or more calls; ``input_tokens`` excludes cache reads and writes."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The whole prompt, cached or not."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One assistant turn: what to show, what to run, what to append, what it cost."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    message: Message
+    usage: Usage
+    cost_usd: float
+    stop_reason: str
+    model: str
+    duration_s: float
+    thinking: str | None = None
+
+
+class ProviderError(AarError):
+    """The provider failed (after the client's retries); names provider, model and status."""
+
+    def __init__(self, provider: str, model: str, detail: str, status: int | None = None) -> None:
+        self.provider, self.model, self.status = provider, model, status
+        where = f"{provider} provider (model {model!r})"
+        super().__init__(f"{where}: {f'HTTP {status}: ' if status else ''}{detail}")
+
+
+class ProviderAuthError(ProviderError):
+    """The API key is missing, wrong or not allowed (HTTP 401/403)."""
+
+
+class ContextTooLongError(ProviderError):
+    """The prompt does not fit the model's context window."""
+
+
+class ProviderConfigError(ConfigError):
+    """A provider setting is missing or invalid."""
+
+
+class Provider(ABC):
+    """A chat model behind one API; see the module docstring for the contract."""
+
+    name: ClassVar[str]
+    model: str
+    context_window: int
+
+    @abstractmethod
+    def complete(
+        self,
+        system: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        max_tokens: int = 4096,
+    ) -> Completion:
+        """The model's next turn after ``messages``.
+
+        Raises ProviderAuthError, ContextTooLongError or ProviderError (see the module).
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the HTTP connections; the provider is unusable afterwards."""
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never the client: it holds the API key.
+        return f"{type(self).__name__}(model={self.model!r})"
+
+
+# Context windows (tokens) of known model families, matched by glob; the longest pattern wins.
+# Local models vary with the server's settings: give ``context_window`` in the config.
+CONTEXT_WINDOWS: dict[str, int] = {
+    "claude-*": 200_000,
+    "gpt-4o*": 128_000,
+    "gpt-4.1*": 1_047_576,
+    "gpt-5*": 400_000,
+    "o1*": 200_000,
+    "o3*": 200_000,
+    "o4*": 200_000,
+}
+DEFAULT_CONTEXT_WINDOW = 32_768
+
+
+def glob_lookup(table: dict[str, Any], name: str) -> Any | None:
+    """``table[name]``, else the value of the longest glob pattern that matches ``name``."""
+    if name in table:
+        return table[name]
+    matches = [pattern for pattern in table if fnmatch.fnmatchcase(name, pattern)]
+    return table[max(matches, key=len)] if matches else None
+
+
+def context_window_for(model: str, configured: int | None = None) -> int:
+    """The configured window, else the known one for ``model``, else a conservative default."""
+    if configured is not None:
+        return configured
+    known = glob_lookup(CONTEXT_WINDOWS, model)
+    return int(known) if known is not None else DEFAULT_CONTEXT_WINDOW
+
+
+def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Tool-call arguments as a JSON object, or None and the reason to show the model.
+
+    An empty string means no arguments: some local servers send it for argument-less tools.
+    """
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        return None, f"the arguments are not valid JSON ({error}); send a JSON object"
+    if not isinstance(value, dict):
+        return None, f"the arguments must be a JSON object, not {type(value).__name__}"
+    return value, None
+
+
+def joined_text(blocks: Sequence[Block]) -> str:
+    return "\n\n".join(block.text for block in blocks if isinstance(block, TextBlock))
+
+
+def joined_thinking(blocks: Sequence[Block]) -> str | None:
+    parts = [b.thinking for b in blocks if isinstance(b, ThinkingBlock) and b.thinking]
+    return "\n\n".join(parts) if parts else None
+
+
+def error_detail(body: object) -> str:
+    """The message inside an API error body (Anthropic's and OpenAI's shapes), or ""."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            kind, message = inner.get("type"), inner.get("message")
+            if message:
+                return f"{kind}: {message}" if kind else str(message)
+        elif isinstance(inner, str):
+            return inner
+    return body if isinstance(body, str) else ""
+
+
+# How Anthropic, OpenAI, vLLM and llama.cpp word a prompt that does not fit.
+_CONTEXT_PHRASES = (
+    "prompt is too long",
+    "context length",
+    "context window",
+    "context size",
+    "maximum context",
+    "context_length_exceeded",
+    "exceed_context_size",
+)
+
+
+def status_error(
+    provider: str, model: str, status: int | None, detail: str, *, key_env: str, retries: int
+) -> ProviderError:
+    """The error for an HTTP error status the client gave up on (or never retried)."""
+    if status is not None and (status in (408, 409, 429) or status >= 500):
+        detail += f" (retried up to {retries} times)"
+    if status in (401, 403):
+        detail += f" (check the API key in ${key_env})"
+        return ProviderAuthError(provider, model, detail, status)
+    lowered = detail.lower()
+    if status == 413 or (status == 400 and any(p in lowered for p in _CONTEXT_PHRASES)):
+        return ContextTooLongError(provider, model, detail, status)
+    return ProviderError(provider, model, detail, status)

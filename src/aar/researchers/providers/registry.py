@@ -1,0 +1,142 @@
+"""Provider configuration and the registry that turns a config into a ``Provider``.
+
+    config = ProviderConfig(kind="anthropic", model="claude-sonnet-4-5", thinking_budget=4096)
+    with make_provider(config) as provider:
+        provider.complete(system, history, tools)
+
+API keys come from the environment of the campaign process (``api_key_env``, by default
+``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY``), never from the config, and never reach a log or
+a sandbox. An OpenAI-compatible ``base_url`` (a local vLLM, llama.cpp or Ollama server) may
+need no key: without one the client sends a placeholder. Register a new kind with::
+
+    @PROVIDERS.register("mine")
+    def _mine(config: ProviderConfig) -> Provider: ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aar.core.errors import MissingDependencyError
+from aar.core.registry import Registry
+from aar.researchers.providers.base import Provider, ProviderConfigError
+from aar.researchers.providers.prices import PriceTable
+from aar.researchers.providers.scripted import ScriptedProvider
+
+ProviderFactory = Callable[["ProviderConfig"], Provider]
+
+PROVIDERS: Registry[ProviderFactory] = Registry(
+    "provider", hint="the anthropic and openai providers need pip install 'aar[llm]'"
+)
+
+_OPENAI_URL = "https://api.openai.com"
+
+
+class ProviderConfig(BaseModel):
+    """Which model to talk to, where, and how patiently."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(
+        description="provider kind: anthropic, openai (any compatible server), scripted"
+    )
+    model: str = Field("scripted", description="model name as the API knows it")
+    base_url: str | None = Field(None, description="API root (None: the vendor's)")
+    api_key_env: str | None = Field(
+        None, description="env var holding the key (None: the vendor's)"
+    )
+    max_retries: int = Field(5, ge=0, description="retries on 429/5xx/overloaded and timeouts")
+    timeout_s: float = Field(600.0, gt=0, description="seconds per request attempt")
+    context_window: int | None = Field(None, gt=0, description="tokens (None: known or default)")
+    thinking_budget: int | None = Field(None, ge=1024, description="extended thinking (anthropic)")
+    prices: Path | None = Field(None, description="TOML price table laid over the defaults")
+    script: Path | None = Field(None, description="JSON list of turns (scripted)")
+
+
+def make_provider(config: ProviderConfig) -> Provider:
+    """The provider ``config`` describes; raises UnknownNameError or ProviderConfigError."""
+    return PROVIDERS.get(config.kind)(config)
+
+
+def price_table(config: ProviderConfig) -> PriceTable:
+    default = PriceTable.default()
+    return default.updated(PriceTable.from_toml(config.prices)) if config.prices else default
+
+
+def _api_key(config: ProviderConfig, default_env: str, *, required: bool) -> tuple[str, str]:
+    """The key and the name of its env var; a missing key is fatal only when ``required``."""
+    env = config.api_key_env or default_env
+    key = os.environ.get(env, "")
+    if not key and (required or config.api_key_env):
+        raise ProviderConfigError(
+            f"the {config.kind} provider needs an API key: set the environment variable {env}"
+        )
+    return key or "none", env
+
+
+def _refuse_thinking(config: ProviderConfig) -> None:
+    if config.thinking_budget is not None:
+        raise ProviderConfigError(
+            f"thinking_budget is supported by the anthropic provider only, not {config.kind!r}"
+        )
+
+
+@PROVIDERS.register("anthropic")
+def _anthropic(config: ProviderConfig) -> Provider:
+    try:
+        from aar.researchers.providers.anthropic import AnthropicProvider
+    except ImportError:
+        raise MissingDependencyError("anthropic", "llm", "the anthropic provider") from None
+    key, env = _api_key(config, "ANTHROPIC_API_KEY", required=True)
+    return AnthropicProvider(
+        config.model,
+        api_key=key,
+        api_key_env=env,
+        base_url=config.base_url,
+        max_retries=config.max_retries,
+        timeout_s=config.timeout_s,
+        context_window=config.context_window,
+        thinking_budget=config.thinking_budget,
+        prices=price_table(config),
+    )
+
+
+@PROVIDERS.register("openai")
+def _openai(config: ProviderConfig) -> Provider:
+    try:
+        from aar.researchers.providers.openai_compat import OpenAIProvider
+    except ImportError:
+        raise MissingDependencyError("openai", "llm", "the openai provider") from None
+    _refuse_thinking(config)
+    official = config.base_url is None or config.base_url.startswith(_OPENAI_URL)
+    key, env = _api_key(config, "OPENAI_API_KEY", required=official)
+    return OpenAIProvider(
+        config.model,
+        api_key=key,
+        api_key_env=env,
+        base_url=config.base_url,
+        max_retries=config.max_retries,
+        timeout_s=config.timeout_s,
+        context_window=config.context_window,
+        max_tokens_field="max_completion_tokens" if official else "max_tokens",
+        prices=price_table(config),
+    )
+
+
+@PROVIDERS.register("scripted")
+def _scripted(config: ProviderConfig) -> Provider:
+    _refuse_thinking(config)
+    if config.script is None:
+        raise ProviderConfigError(
+            "the scripted provider needs a script: a JSON list of turns (ProviderConfig.script)"
+        )
+    return ScriptedProvider.from_file(
+        config.script,
+        model=config.model,
+        context_window=config.context_window,
+        prices=price_table(config),
+    )

@@ -1,0 +1,306 @@
+"""A fake LLM server that speaks the Anthropic and OpenAI wire formats, for offline tests.
+
+    with FakeLLMServer([FakeReply.overloaded(), FakeReply(text="hi")]) as server:
+        provider = AnthropicProvider("claude-x", api_key="k", base_url=server.anthropic_base_url)
+        provider.complete(...)        # the client retries the 529, then gets "hi"
+        server.requests               # every request body the server received, in order
+
+It is a real HTTP server on 127.0.0.1 (a free port, a background thread), so the official
+clients run their own code: serialisation, retries, timeouts, error classes. It answers
+``POST /v1/messages`` (Anthropic) and ``POST /v1/chat/completions`` (OpenAI) from one queue of
+``FakeReply``s, each rendered in the format of the endpoint that consumes it. A reply can be
+an assistant turn (text, thinking, tool calls, malformed tool-call arguments, usage), an
+error (status, error type, body in the vendor's shape, headers) and can be slow (``delay_s``).
+Error replies carry ``retry-after-ms`` so the clients retry at once. When the queue is empty
+the server answers 500 with ``x-should-retry: false``, so a test that sends one request too
+many fails quickly with that message.
+
+Usage on the wire follows each vendor: Anthropic reports uncached ``input_tokens`` beside
+``cache_read_input_tokens`` and ``cache_creation_input_tokens``; OpenAI reports the whole prompt
+in ``prompt_tokens``, with ``prompt_tokens_details.cached_tokens`` (and ``cache_write_tokens``)
+inside it. String tool-call arguments go on the OpenAI wire as they are; on the Anthropic wire
+(whose ``input`` is always an object) they are decoded first.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from aar.researchers.providers.base import Usage
+
+ANTHROPIC_PATH = "/v1/messages"
+OPENAI_PATH = "/v1/chat/completions"
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "api_error",
+    529: "overloaded_error",
+}
+_OPENAI_FINISH = {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
+
+
+@dataclass(frozen=True)
+class FakeToolCall:
+    """A tool call in a reply; string ``arguments`` go on the wire as they are (malformed too)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeReply:
+    """One response: an assistant turn when ``status`` is 200, else an error body."""
+
+    text: str = ""
+    tool_calls: tuple[FakeToolCall, ...] = ()
+    thinking: str | None = None
+    usage: Usage = field(default_factory=lambda: Usage(input_tokens=10, output_tokens=5))
+    stop_reason: str | None = None
+    status: int = 200
+    error_type: str | None = None
+    error_message: str = "fake error"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+    @classmethod
+    def error(cls, status: int, message: str = "fake error", **options: Any) -> FakeReply:
+        """An error reply; retryable statuses ask for an immediate retry."""
+        headers = {"retry-after-ms": "1", "retry-after": "1"}
+        return cls(status=status, error_message=message, headers=headers, **options)
+
+    @classmethod
+    def rate_limited(cls) -> FakeReply:
+        return cls.error(429, "Number of request tokens has exceeded your per-minute rate limit")
+
+    @classmethod
+    def overloaded(cls) -> FakeReply:
+        return cls.error(529, "Overloaded")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeLLMServer:
+    """The server; a context manager (see the module docstring)."""
+
+    def __init__(self, replies: Iterable[FakeReply] = ()) -> None:
+        self.replies: deque[FakeReply] = deque(replies)
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._http.daemon_threads = True
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def add(self, *replies: FakeReply) -> None:
+        with self._lock:
+            self.replies.extend(replies)
+
+    def start(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes slow replies still waiting
+        if self._thread.is_alive():
+            self._http.shutdown()
+        self._http.server_close()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _next(self, request: RecordedRequest) -> FakeReply | None:
+        with self._lock:
+            self.requests.append(request)
+            return self.replies.popleft() if self.replies else None
+
+
+def _handler_class(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path not in (ANTHROPIC_PATH, OPENAI_PATH):
+                self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                return
+            reply = server._next(RecordedRequest(self.path, headers, body))
+            if reply is None:
+                message = "fake server: no reply left in the script"
+                self._send(500, _error_body(self.path, 500, "api_error", message), _NO_RETRY)
+            else:
+                if reply.delay_s and server._stopping.wait(reply.delay_s):
+                    return
+                self._send(*_render(self.path, reply, str(body.get("model", ""))))
+
+        def _send(self, status: int, payload: dict[str, Any], headers: Mapping[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test): nobody is listening
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # tests read server.requests, not stderr
+
+    return Handler
+
+
+_NO_RETRY = {"x-should-retry": "false"}
+
+
+def _render(
+    path: str, reply: FakeReply, model: str
+) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+    if reply.status != 200:
+        kind = reply.error_type or _ERROR_TYPES.get(reply.status, "api_error")
+        return (
+            reply.status,
+            _error_body(path, reply.status, kind, reply.error_message),
+            reply.headers,
+        )
+    render = _anthropic_message if path == ANTHROPIC_PATH else _openai_completion
+    return 200, render(reply, model), reply.headers
+
+
+def _error_body(path: str, status: int, kind: str, message: str) -> dict[str, Any]:
+    if path == ANTHROPIC_PATH:
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    code = "context_length_exceeded" if "context" in message.lower() else None
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _anthropic_message(reply: FakeReply, model: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply.thinking is not None:
+        content.append({"type": "thinking", "thinking": reply.thinking, "signature": "sig-fake"})
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
+    for i, call in enumerate(reply.tool_calls):
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.id or f"toolu_{i}",
+                "name": call.name,
+                "input": _anthropic_input(call.arguments),
+            }
+        )
+    usage = reply.usage
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:16]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": reply.stop_reason or ("tool_use" if reply.tool_calls else "end_turn"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+        },
+    }
+
+
+def _anthropic_input(arguments: dict[str, Any] | str) -> Any:
+    # The Messages API always sends an object; a raw string is decoded when it can be.
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        return json.loads(arguments)
+    except json.JSONDecodeError:
+        return arguments
+
+
+def _openai_completion(reply: FakeReply, model: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.thinking is not None:
+        message["reasoning_content"] = reply.thinking
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            _openai_tool_call(i, call) for i, call in enumerate(reply.tool_calls)
+        ]
+    stop = reply.stop_reason or ("tool_use" if reply.tool_calls else "end_turn")
+    usage = reply.usage
+    prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": _OPENAI_FINISH.get(stop, stop),
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": prompt + usage.output_tokens,
+            "prompt_tokens_details": {
+                "cached_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+            },
+        },
+    }
+
+
+def _openai_tool_call(index: int, call: FakeToolCall) -> dict[str, Any]:
+    raw = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+    return {
+        "id": call.id or f"call_{index}",
+        "type": "function",
+        "function": {"name": call.name, "arguments": raw},
+    }

@@ -1,0 +1,62 @@
+"""Transcripts: every step of a researcher, appended as one JSON line each.
+
+    with Transcript(Path("campaign/transcripts/r1.jsonl")) as log:
+        log.append("tool", name="submit", arguments={...}, result="...", seconds=0.4)
+    steps = read_transcript(Path("campaign/transcripts/r1.jsonl"))
+
+A line is ``{"step": n, "at": ISO time, "kind": ..., ...}``; kinds used by the researchers
+are ``model`` (a completion with usage and cost), ``tool`` (a call and its result),
+``event`` (start, compaction, stop with its reason). Lines are flushed as they are written,
+so the dashboard and the report can read a transcript while the researcher runs, and a
+crash loses at most the line being written (``read_transcript`` skips a torn last line).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+
+class Transcript:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.steps = len(read_transcript(path)) if path.exists() else 0
+        self._file: TextIO = path.open("a", encoding="utf-8")
+
+    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+        self.steps += 1
+        line = {"step": self.steps, "at": datetime.now(UTC).isoformat(), "kind": kind, **fields}
+        self._file.write(json.dumps(line, default=str) + "\n")
+        self._file.flush()
+        return line
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Transcript:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read_transcript(path: Path) -> list[dict[str, Any]]:
+    """Every complete line of a transcript (a torn last line from a crash is skipped)."""
+    steps = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                steps.append(json.loads(line))
+            except json.JSONDecodeError:
+                if line.endswith("\n"):
+                    raise
+    return steps
