@@ -10,7 +10,7 @@ from pathlib import Path
 from aar.hub.client import HubClient
 from aar.hub.schemas import TaskCreate
 from aar.researchers.tools import Toolbox, ToolContext, default_tools
-from aar.sandbox.base import SandboxSpec
+from aar.sandbox.base import Mount, SandboxSpec
 from aar.sandbox.registry import make_sandbox
 from aar.w2s.cache import ArtifactCache
 from aar.w2s.public import TaskSecrets, build_bundle
@@ -42,14 +42,20 @@ class Lab:
     secrets: TaskSecrets
     folder: Path
 
-    def toolbox(self, name: str) -> Toolbox:
-        """A researcher ``name`` with tools over a development (process) sandbox."""
+    def toolbox(self, name: str, backend: str = "process") -> Toolbox:
+        """A researcher ``name`` with tools over a sandbox: ``process`` (development, fast) or
+        ``bwrap`` (the bundle read-only at /data/toy)."""
         client = self.hub.researcher(name)
         workspace = self.folder / "workspaces" / name
         workspace.mkdir(parents=True)
-        sandbox = make_sandbox("process", SandboxSpec(workspace=workspace), allow_unsafe=True)
+        if backend == "bwrap":
+            spec = SandboxSpec(workspace=workspace, readonly=(Mount(self.bundle, "/data/toy"),))
+            bundle = "/data/toy"
+        else:
+            spec, bundle = SandboxSpec(workspace=workspace), str(self.bundle)
+        sandbox = make_sandbox(backend, spec, allow_unsafe=backend == "process")
         context = ToolContext(
-            sandbox=sandbox, hub=client, task="toy", bundle=str(self.bundle), researcher=name
+            sandbox=sandbox, hub=client, task="toy", bundle=bundle, researcher=name
         )
         return Toolbox(context, default_tools())
 
