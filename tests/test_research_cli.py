@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from aar.hub.client import HubClient
+from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
+from aar.researchers.tools.library import prediction_file
 from aar.researchers.transcripts import read_transcript
 from tests.researchkit import publish
 from tests.sandboxkit import require_bwrap
@@ -40,3 +42,40 @@ def test_a_baseline_researcher_runs_sandboxed_against_a_served_hub(tmp_path: Pat
     assert steps[-1]["reason"] == "search finished"
     runs = list((tmp_path / "ws" / "r1" / "runs").glob("*.json"))
     assert json.loads(runs[0].read_text())["task"] == "toy"
+
+
+def aar(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "aar", "research", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_an_llm_researcher_from_the_command_line(tmp_path: Path) -> None:
+    script = [
+        FakeReply(tool_calls=(FakeToolCall("list_files", {}),)),
+        FakeReply(tool_calls=(FakeToolCall("run_method", {"method": "vanilla"}),)),
+        FakeReply(tool_calls=(FakeToolCall("submit_predictions", {
+            "path": prediction_file("vanilla", {}, 0), "method": "vanilla"}),)),
+    ]  # fmt: skip
+    with served_hub(tmp_path / "hub") as hub, FakeLLMServer(script) as llm:
+        operator = HubClient(hub.url, hub.operator_token)
+        bundle, _ = publish(operator, tmp_path)
+        env = {**os.environ, "AAR_HUB_TOKEN": operator.create_researcher("r2").token,
+               "LOCAL_KEY": "sk-local"}  # fmt: skip
+        common = ["--task", "toy", "--bundle", str(bundle), "--workspace",
+                  str(tmp_path / "ws" / "r2"), "--hub-url", hub.url, "--sandbox", "process",
+                  "--allow-unsafe"]  # fmt: skip
+        brain = ["--brain", "openai", "--model", "qwen3", "--base-url", llm.openai_base_url,
+                 "--api-key-env", "LOCAL_KEY"]  # fmt: skip
+        done = aar(*common, *brain, "--steps", "3", "--direction", "noisy-channel", env=env)
+        assert done.returncode == 0, done.stderr
+        assert "r2 stopped: step budget reached; 3 steps" in done.stdout
+        [scoring] = operator.scorings()
+        system = llm.requests[0].body["messages"][0]["content"]
+        wrong = aar(*common, *brain, "--direction", "nope", env=env)
+        no_model = aar(*common, "--brain", "anthropic", env=env)
+    assert (scoring.researcher, scoring.method) == ("r2", "vanilla")
+    assert "Model the teacher as a noisy channel" in system
+    assert llm.requests[0].headers.get("authorization") == "Bearer sk-local"
+    assert wrong.returncode == 2
+    assert "unknown direction 'nope'; directions: confidence-reweighting" in wrong.stderr
+    assert no_model.stderr.strip() == "error: brain anthropic needs --model"

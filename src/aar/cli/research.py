@@ -1,77 +1,177 @@
 """``aar research``: one researcher in a sandbox, working against a running hub.
 
     aar research --task geofacts --bundle campaign/public/geofacts --workspace ws/r1 \\
-        --hub-socket campaign/hub.sock --token $TOKEN --minutes 10
+        --hub-socket campaign/hub.sock --token $TOKEN --minutes 10              # baseline
+    aar research ... --brain anthropic --model claude-opus-4-6 --dollars 5      # an LLM
+    aar research ... --brain openai --model qwen3 --base-url http://gpu:8000/v1  # vLLM
 
 The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``process`` is
-for development only and needs ``--allow-unsafe``); its tools run here, in this process,
-and reach the hub with the researcher's token. ``aar run`` starts many of these.
+for development only and needs ``--allow-unsafe``); its tools and its model run here, in this
+process, which alone holds the API key, and reach the hub with the researcher's token.
+``aar run`` starts many of these.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from aar.cli.output import stdout_console
 from aar.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from aar.hub.client import HubClient
+    from aar.researchers.tools import Toolbox
+    from aar.researchers.transcripts import Transcript
+
 console = stdout_console()
 SOCKET_INSIDE = "/run/aar/hub.sock"
+BRAINS = ("baseline", "anthropic", "openai", "scripted")
+
+Opt = typer.Option
 
 
 def research(
-    task: Annotated[str, typer.Option(help="The task's name on the hub.")],
-    bundle: Annotated[Path, typer.Option(help="The task's public bundle (aar hub publish-task).")],
-    workspace: Annotated[Path, typer.Option(help="The researcher's workspace folder.")],
-    token: Annotated[str, typer.Option(envvar="AAR_HUB_TOKEN", help="The researcher's token.")],
-    hub_socket: Annotated[
-        Path | None, typer.Option(help="The hub's Unix socket (bound into the sandbox).")
-    ] = None,
-    hub_url: Annotated[str | None, typer.Option(help="The hub's URL, if no socket.")] = None,
-    sandbox: Annotated[str, typer.Option(help="Sandbox backend: bwrap or process.")] = "bwrap",
-    allow_unsafe: Annotated[
-        bool, typer.Option(help="Allow the process backend, which does NOT isolate.")
-    ] = False,
-    brain: Annotated[str, typer.Option(help="Who decides: baseline (no LLM).")] = "baseline",
-    minutes: Annotated[float, typer.Option(min=0.1, help="Wall-clock budget.")] = 10.0,
-    transcript: Annotated[
-        Path | None, typer.Option(help="JSON-lines transcript (default: WORKSPACE/../NAME.jsonl).")
-    ] = None,
+    task: Annotated[str, Opt(help="The task's name on the hub.")],
+    bundle: Annotated[Path, Opt(help="The task's public bundle (aar hub publish-task).")],
+    workspace: Annotated[Path, Opt(help="The researcher's workspace folder.")],
+    token: Annotated[str, Opt(envvar="AAR_HUB_TOKEN", help="The researcher's token.")],
+    hub_socket: Annotated[Path | None, Opt(help="The hub's Unix socket (bound inside).")] = None,
+    hub_url: Annotated[str | None, Opt(help="The hub's URL, if no socket.")] = None,
+    sandbox: Annotated[str, Opt(help="Sandbox backend: bwrap or process.")] = "bwrap",
+    allow_unsafe: Annotated[bool, Opt(help="Allow the process backend (NO isolation).")] = False,
+    brain: Annotated[str, Opt(help=f"Who decides: {', '.join(BRAINS)}.")] = "baseline",
+    model: Annotated[str | None, Opt(help="Model name (LLM brains).")] = None,
+    base_url: Annotated[str | None, Opt(help="API root, e.g. a vLLM server's /v1.")] = None,
+    api_key_env: Annotated[str | None, Opt(help="Env var with the API key.")] = None,
+    script: Annotated[Path | None, Opt(help="JSON list of turns (brain scripted).")] = None,
+    prices: Annotated[Path | None, Opt(help="TOML price table over the defaults.")] = None,
+    context_window: Annotated[int | None, Opt(help="The model's context, tokens.")] = None,
+    direction: Annotated[str | None, Opt(help="Research direction (a library name).")] = None,
+    directions: Annotated[Path | None, Opt(help="Custom directions (TOML or folder).")] = None,
+    minutes: Annotated[float, Opt(min=0.1, help="Wall-clock budget.")] = 10.0,
+    dollars: Annotated[float | None, Opt(help="Dollar budget (LLM brains).")] = None,
+    tokens: Annotated[int | None, Opt(help="Token budget (LLM brains).")] = None,
+    submissions: Annotated[int | None, Opt(help="Submission budget (on top of the hub's).")] = None,
+    steps: Annotated[int | None, Opt(help="Model-turn budget (LLM brains).")] = None,
+    transcript: Annotated[Path | None, Opt(help="JSON-lines transcript file.")] = None,
 ) -> None:
-    """Run one researcher until its budget is spent or its search is done."""
-    from aar.hub.client import HubClient
-    from aar.researchers.baseline import BaselineBudget, BaselineResearcher
+    """Run one researcher until a budget is spent, its work is done, or the operator stops it."""
     from aar.researchers.tools import Toolbox, ToolContext, default_tools
     from aar.researchers.transcripts import Transcript
-    from aar.sandbox.base import Mount, SandboxSpec
     from aar.sandbox.registry import make_sandbox
 
-    if brain != "baseline":
-        raise ConfigError(f"unknown brain {brain!r}; this command runs: baseline")
-    if (hub_socket is None) == (hub_url is None):
-        raise ConfigError("give the hub as --hub-socket PATH or --hub-url URL (one of them)")
-    hub = HubClient.unix(str(hub_socket), token) if hub_socket else HubClient(str(hub_url), token)
+    if brain not in BRAINS:
+        raise ConfigError(f"unknown brain {brain!r}; brains: {', '.join(BRAINS)}")
+    hub = _hub(hub_socket, hub_url, token)
     name = hub.me().name
-    workspace.mkdir(parents=True, exist_ok=True)
+    llm = None  # checked before any sandbox starts: a config error costs nothing
+    if brain != "baseline":
+        provider = _provider(brain, model, base_url, api_key_env, script, prices, context_window)
+        limits = dict(minutes=minutes, dollars=dollars, tokens=tokens, submissions=submissions,
+                      steps=steps)  # fmt: skip
+        llm = (provider, _direction(direction, directions, name), limits)
     inside = f"/data/{task}"
-    spec = SandboxSpec(
-        workspace=workspace.resolve(),
-        readonly=(Mount(bundle.resolve(), inside),),
-        hub_socket=hub_socket.resolve() if hub_socket else None,
-        env={"AAR_HUB_URL": f"unix:{SOCKET_INSIDE}", "AAR_HUB_TOKEN": token} if hub_socket else {},
-    )
+    spec = _spec(workspace, bundle, inside, hub_socket, token)
     log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
     with make_sandbox(sandbox, spec, allow_unsafe=allow_unsafe) as box, Transcript(log_path) as log:
-        context = ToolContext(sandbox=box, hub=hub, task=task, bundle=inside, researcher=name)
-        researcher = BaselineResearcher(
-            Toolbox(context, default_tools()), log, BaselineBudget(minutes=minutes)
-        )
-        reason = researcher.run()
+        seen_as = inside if box.isolated else str(bundle.resolve())  # process: no mounts
+        context = ToolContext(sandbox=box, hub=hub, task=task, bundle=seen_as, researcher=name)
+        toolbox = Toolbox(context, default_tools())
+        if llm is None:
+            summary = _baseline(toolbox, log, minutes, submissions)
+        else:
+            summary = _llm(toolbox, log, *llm)
+    console.print(f"{name} stopped: {summary}; transcript {log_path}")
+
+
+def _hub(socket: Path | None, url: str | None, token: str) -> HubClient:
+    from aar.hub.client import HubClient
+
+    if (socket is None) == (url is None):
+        raise ConfigError("give the hub as --hub-socket PATH or --hub-url URL (one of them)")
+    return HubClient.unix(str(socket), token) if socket else HubClient(str(url), token)
+
+
+def _spec(workspace: Path, bundle: Path, inside: str, socket: Path | None, token: str) -> Any:
+    from aar.sandbox.base import Mount, SandboxSpec
+
+    if not bundle.is_dir():
+        raise ConfigError(f"no task bundle at {bundle} (make one with aar hub publish-task)")
+    workspace.mkdir(parents=True, exist_ok=True)
+    env = {"AAR_HUB_URL": f"unix:{SOCKET_INSIDE}", "AAR_HUB_TOKEN": token} if socket else {}
+    return SandboxSpec(
+        workspace=workspace.resolve(),
+        readonly=(Mount(bundle.resolve(), inside),),
+        hub_socket=socket.resolve() if socket else None,
+        env=env,
+    )
+
+
+def _baseline(toolbox: Toolbox, log: Transcript, minutes: float, submissions: int | None) -> str:
+    from aar.researchers.baseline import BaselineBudget, BaselineResearcher
+
+    budget = BaselineBudget(minutes=minutes, submissions=submissions or 1_000_000)
+    researcher = BaselineResearcher(toolbox, log, budget)
+    reason = researcher.run()
     best = researcher.best()
-    summary = f"{name} stopped: {reason}"
-    if best is not None:
-        summary += f"; best public PGR {best['public_pgr']:.2f} (first {best['first']:.2f})"
-    console.print(summary + f"; transcript {log_path}")
+    if best is None or best["first"] is None:
+        return reason
+    return f"{reason}; best public PGR {best['public_pgr']:.2f} (first {best['first']:.2f})"
+
+
+def _provider(
+    brain: str,
+    model: str | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    script: Path | None,
+    prices: Path | None,
+    context_window: int | None,
+) -> Any:
+    from aar.researchers.providers import ProviderConfig, make_provider
+
+    if brain != "scripted" and not model:
+        raise ConfigError(f"brain {brain} needs --model")
+    config = ProviderConfig(
+        kind=brain, model=model or "scripted", base_url=base_url, api_key_env=api_key_env,
+        script=script, prices=prices, context_window=context_window,
+    )  # fmt: skip
+    return make_provider(config)
+
+
+def _direction(name: str | None, source: Path | None, researcher: str) -> Any:
+    from aar.researchers.directions import assign, library, load_directions
+
+    available = load_directions(source) if source else library()
+    if name is None:  # one researcher alone: a fixed pick per name
+        return assign(1, available, seed=sum(map(ord, researcher)))[0]
+    for candidate in available:
+        if candidate.name == name:
+            return candidate
+    names = ", ".join(d.name for d in available)
+    raise ConfigError(f"unknown direction {name!r}; directions: {names}")
+
+
+def _llm(
+    toolbox: Toolbox, log: Transcript, provider: Any, direction: Any, budget: dict[str, Any]
+) -> str:
+    from aar.researchers.loop import LLMBudget, ResearchLoop
+    from aar.researchers.prompts import PromptContext, system_prompt
+
+    context = toolbox.context
+    task = context.hub.task(context.task)
+    brief = task.description or f"the {task.name} task: {task.n_test} test items"
+    limits = LLMBudget(**budget)
+    shown = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None)
+    prompt = system_prompt(
+        PromptContext(context.researcher, task.name, brief, context.bundle, direction,
+                      f"Hard stops: {shown}. The hub also limits submissions per hour.")
+    )  # fmt: skip
+    with provider:
+        loop = ResearchLoop(provider, toolbox, log, prompt, limits)
+        reason = loop.run()
+    spent = loop.summary()
+    return f"{reason}; {spent['steps']} steps, ${spent['dollars']:.4f}, {spent['tokens']} tokens"
