@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servekit
 
 from tests.servekit import served_hub
 
+from aar.core.transcripts import Transcript
 from aar.hub.client import HubClient
 from aar.researchers.loop import LLMBudget, ResearchLoop
 from aar.researchers.providers import ScriptedCall, ScriptedProvider, Turn
 from aar.researchers.tools import Toolbox, ToolContext, default_tools
-from aar.researchers.transcripts import Transcript
 from aar.sandbox import SandboxSpec, make_sandbox
 
 CALLS = {

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from aar.core.transcripts import Transcript, read_transcript
 from aar.researchers.loop import LLMBudget, ResearchLoop
 from aar.researchers.providers import ScriptedCall, ScriptedProvider, Turn
 from aar.researchers.tools.library import prediction_file
-from aar.researchers.transcripts import Transcript, read_transcript
 from tests.researchkit import lab
 from tests.sandboxkit import require_bwrap
 

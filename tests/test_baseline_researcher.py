@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from aar.core.transcripts import Transcript, read_transcript
 from aar.researchers.baseline import BaselineBudget, BaselineResearcher, candidate
-from aar.researchers.transcripts import Transcript, read_transcript
 from tests.researchkit import lab
 
 GRID = (candidate("soft"), candidate("confident", keep_fraction=0.4), candidate("bootstrap"))

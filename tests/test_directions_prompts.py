@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from aar.core.errors import ConfigError
+from aar.core.transcripts import Transcript, read_transcript
 from aar.researchers.directions import Direction, assign, library, load_directions
 from aar.researchers.prompts import PromptContext, system_prompt
-from aar.researchers.transcripts import Transcript, read_transcript
 
 
 def test_the_library_has_at_least_nine_distinct_directions() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from aar.core.transcripts import read_transcript
 from aar.hub.client import HubClient
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
-from aar.researchers.transcripts import read_transcript
 from tests.researchkit import publish
 from tests.sandboxkit import require_bwrap
 from tests.servekit import served_hub

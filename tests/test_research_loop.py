@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from aar.core.transcripts import Transcript, read_transcript
 from aar.researchers.loop import LLMBudget, ResearchLoop
 from aar.researchers.providers import (
     ProviderConfig,
@@ -18,7 +19,6 @@ from aar.researchers.providers import (
 from aar.researchers.providers.base import Provider, Usage
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
-from aar.researchers.transcripts import Transcript, read_transcript
 from tests.researchkit import Lab, lab
 
 MODELS = {"anthropic": "claude-opus-4-6", "openai": "gpt-4o"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from aar.core.transcripts import read_transcript
 from aar.hub.client import HubClient
-from aar.researchers.transcripts import read_transcript
 from tests.sandboxkit import require_bwrap
 from tests.servekit import served_hub
 

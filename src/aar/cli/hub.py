@@ -39,6 +39,10 @@ def serve(
     probe_distance: Annotated[
         int, typer.Option(help="Flag submissions this close to an earlier one.")
     ] = 5,
+    transcripts_dir: Annotated[
+        Path | None,
+        typer.Option(help="Researchers' transcripts for the dashboard (DIR/transcripts)."),
+    ] = None,
     trivial_fraction: Annotated[
         float, typer.Option(help="Flag submissions with this share of one label.")
     ] = 0.98,
@@ -59,6 +63,7 @@ def serve(
         score_resolution=resolution,
         probe_distance=probe_distance,
         trivial_fraction=trivial_fraction,
+        transcripts_dir=transcripts_dir,
     )
     console.print(f"hub in {directory.resolve()}; operator token in {directory / 'operator.token'}")
     run(settings, host or None, port, socket, access_log=access_log)

@@ -22,9 +22,9 @@ from aar.cli.output import stdout_console
 from aar.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from aar.core.transcripts import Transcript
     from aar.hub.client import HubClient
     from aar.researchers.tools import Toolbox
-    from aar.researchers.transcripts import Transcript
 
 console = stdout_console()
 SOCKET_INSIDE = "/run/aar/hub.sock"
@@ -59,8 +59,8 @@ def research(
     transcript: Annotated[Path | None, Opt(help="JSON-lines transcript file.")] = None,
 ) -> None:
     """Run one researcher until a budget is spent, its work is done, or the operator stops it."""
+    from aar.core.transcripts import Transcript
     from aar.researchers.tools import Toolbox, ToolContext, default_tools
-    from aar.researchers.transcripts import Transcript
     from aar.sandbox.registry import make_sandbox
 
     if brain not in BRAINS:

@@ -16,6 +16,9 @@ class HubSettings(BaseModel):
     dir: Path = Field(Path("."), description="folder for the SQLite database and artifacts")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in dir")
     artifact_url: str | None = Field(None, description="fsspec URL for snapshots; default dir")
+    transcripts_dir: Path | None = Field(
+        None, description="researchers' JSON-lines transcripts; default dir/transcripts"
+    )
     score_resolution: float = Field(
         0.01, gt=0, le=1, description="public scores are rounded to this"
     )
@@ -33,6 +36,10 @@ class HubSettings(BaseModel):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.dir / 'hub.db').resolve()}"
+
+    @property
+    def resolved_transcripts_dir(self) -> Path:
+        return self.transcripts_dir or self.dir / "transcripts"
 
     @property
     def resolved_artifact_url(self) -> str:

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from aar.core.hashing import config_hash
+from aar.core.transcripts import Transcript
 from aar.hub.client import HubError
 from aar.researchers.providers.base import ToolCall
 from aar.researchers.tools import Toolbox
 from aar.researchers.tools.library import prediction_file
-from aar.researchers.transcripts import Transcript
 
 RESULT_TITLE = re.compile(r"^(?P<method>\w+) (?P<options>\{.*\}) → public PGR (?P<pgr>-?[\d.]+)")
 SCORED = re.compile(r"scoring #(?P<id>\d+): .* public PGR (?P<pgr>-?[\d.]+|nan)")

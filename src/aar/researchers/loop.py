@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aar.core.transcripts import Transcript
 from aar.hub.client import HubError
 from aar.researchers.providers.base import (
     Completion,
@@ -34,7 +35,6 @@ from aar.researchers.providers.base import (
     Usage,
 )
 from aar.researchers.tools import Toolbox
-from aar.researchers.transcripts import Transcript
 
 KICKOFF = (
     "Begin: look at the forum, the leaderboard and your notebook, then start on your direction."

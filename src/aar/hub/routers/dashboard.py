@@ -4,24 +4,27 @@
     /dashboard            researchers, their status and budget use; tasks; flags
     /dashboard/tasks/X    leaderboard (public and private) and PGR over time per researcher
     /dashboard/forum      posts, with quarantine and release
-    /dashboard/flags      flagged scorings (label probing)
+    /dashboard/flags      flagged scorings (label probing, trivial priors)
+    /dashboard/researchers/X   a researcher's transcript (TRANSCRIPTS/X.jsonl), newest first
 
 Every page needs the operator's token; anything else is sent to the login page.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
+from aar.core.transcripts import read_transcript
 from aar.hub.budgets import budget_of
 from aar.hub.charts import pgr_over_time
 from aar.hub.deps import SessionDep, StateDep, db_session
@@ -34,6 +37,7 @@ from aar.hub.state import OPERATOR
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 COOKIE = "aar_operator"
+TRANSCRIPT_ROWS = 300
 
 
 class LoginRequired(Exception):  # noqa: N818 (control flow, turned into a redirect)
@@ -151,6 +155,48 @@ def quarantine(
 def release(post_id: str, operator: Operator, session: SessionDep) -> Response:
     forum.set_quarantine(session, post_id, operator, None)
     return RedirectResponse("/dashboard/forum", status_code=303)
+
+
+@router.get("/researchers/{name}", response_class=HTMLResponse)
+def researcher_page(
+    name: str, request: Request, operator: Operator, session: SessionDep, state: StateDep
+) -> Response:
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        raise HTTPException(404, f"no researcher named {name!r}")
+    path = state.settings.resolved_transcripts_dir / f"{account.name}.jsonl"
+    steps = read_transcript(path) if path.is_file() else []
+    context = {
+        "account": account,
+        "path": path,
+        "steps": [transcript_row(step) for step in reversed(steps[-TRANSCRIPT_ROWS:])],
+        "total": len(steps),
+        "dollars": sum(float(s.get("cost_usd") or 0) for s in steps),
+        "model_steps": sum(1 for s in steps if s.get("kind") == "model"),
+    }
+    return templates.TemplateResponse(request, "researcher.html", context)
+
+
+def transcript_row(step: dict[str, Any]) -> dict[str, str]:
+    """One transcript line as a table row: when, what, and a short summary."""
+    kind = str(step.get("kind", "?"))
+    if kind == "tool":
+        what = f"{step.get('name')}({_short(step.get('arguments'), 160)})"
+        summary = ("error: " if step.get("is_error") else "") + _short(step.get("result"), 300)
+    elif kind == "model":
+        calls = ", ".join(str(c.get("name")) for c in step.get("tool_calls") or [])
+        what = f"model → {calls or 'text'}"
+        summary = f"${float(step.get('cost_usd') or 0):.4f}  " + _short(step.get("text"), 300)
+    else:
+        what = str(step.get("event", kind))
+        summary = _short({k: v for k, v in step.items() if k not in {"step", "at", "kind"}}, 300)
+    return {"step": str(step.get("step", "")), "at": str(step.get("at", ""))[:19],
+            "kind": kind, "what": what, "summary": summary}  # fmt: skip
+
+
+def _short(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @router.get("/flags", response_class=HTMLResponse)

@@ -1,4 +1,5 @@
-"""Transcripts: every step of a researcher, appended as one JSON line each.
+"""Transcripts: every step of a researcher, appended as one JSON line each (researchers write
+them; the dashboard and the report read them).
 
     with Transcript(Path("campaign/transcripts/r1.jsonl")) as log:
         log.append("tool", name="submit", arguments={...}, result="...", seconds=0.4)
