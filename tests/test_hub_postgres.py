@@ -1,5 +1,6 @@
 """The hub on a real PostgreSQL server: the same protocol, the same guarantees."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,30 @@ def test_scoring_budgets_flags_and_leaderboard_on_postgres(
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit"))
     engine.dispose()
+
+
+def test_two_hubs_on_one_database_keep_a_researchers_budget(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Hub processes behind one database: concurrent submissions never pass the budget."""
+    task, labels = toy_task()
+    settings = {"database_url": postgres_url, "submissions_total": 3}
+    with (
+        running_hub(tmp_path, **settings) as first,
+        running_hub(tmp_path, **settings) as second,
+    ):
+        first.operator.register_task(task)
+        token = first.operator.create_researcher("alice").token
+        clients = [first.as_token(token), second.as_token(token)] * 4
+
+        def submit(index: int) -> str:
+            try:
+                clients[index].submit("toy", noisy(labels, 0.3, index), method="m", seed=index)
+            except BudgetExceededError:
+                return "refused"
+            return "scored"
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(submit, range(8)))
+        assert outcomes.count("scored") == 3
+        assert len(first.operator.scorings()) == 3

@@ -248,7 +248,7 @@ def search(
 @router.get("/forum/sync", response_model=ForumSync)
 async def sync(
     request: Request,
-    since: Annotated[int, Query(ge=0)] = 0,
+    since: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> ForumSync:
     """Every post changed after ``since``, in change order, and the cursor to pass next."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of, exhausted
@@ -33,6 +33,7 @@ from aar.hub.settings import HubSettings
 from aar.hub.state import HubState
 
 router = APIRouter(tags=["submissions"])
+ACCOUNT_LOCK_SPACE = 0x6161_7273  # "aars": advisory locks per account (two-key form)
 
 
 class BudgetExhausted(HTTPException):
@@ -73,6 +74,7 @@ def _submit(
     # the whole scoring on this, the hub's busiest path.
     connection = session.connection()
     with state.account_lock(account.id):
+        _lock_account_across_processes(connection, account.id)
         budget = budget_of(connection, account, settings)
         refusal = exhausted(connection, account, budget)
         if refusal is not None:
@@ -97,6 +99,14 @@ def _submit(
             }
         ),
     )
+
+
+def _lock_account_across_processes(connection: Connection, account_id: int) -> None:
+    """On PostgreSQL, hold the account's advisory lock until the transaction ends, so hub
+    processes sharing the database cannot both pass a budget check for the last submission."""
+    if connection.dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:space, :account)")
+        connection.execute(lock, {"space": ACCOUNT_LOCK_SPACE, "account": account_id})
 
 
 def _validated(values: list[int], task: TaskInfo) -> np.ndarray:
