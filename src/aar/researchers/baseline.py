@@ -86,7 +86,7 @@ class BaselineBudget:
 @dataclass
 class _Scores:
     by_key: dict[str, list[float]] = field(default_factory=dict)
-    submitted: list[tuple[np.ndarray, float, int]] = field(default_factory=list)
+    submitted: list[tuple[np.ndarray, float]] = field(default_factory=list)
 
     def mean(self, key: str) -> float:
         values = [v for v in self.by_key.get(key, []) if not math.isnan(v)]
@@ -179,7 +179,7 @@ class BaselineResearcher:
 
     def _submit(self, chosen: Candidate, path: str, seed: int) -> tuple[float, int | None]:
         predictions = self._predictions(path)
-        for earlier, pgr, _ in self.scores.submitted:
+        for earlier, pgr in self.scores.submitted:
             if int((earlier != predictions).sum()) <= self.min_distance:
                 return pgr, None  # a near-copy: its score is known, and resubmitting is probing
         if self._submissions >= self.budget.submissions:
@@ -192,7 +192,7 @@ class BaselineResearcher:
             raise SearchStoppedError(f"the hub refused a submission: {answer}")
         self._submissions += 1
         pgr = float(found["pgr"])
-        self.scores.submitted.append((predictions, pgr, int(found["id"])))
+        self.scores.submitted.append((predictions, pgr))
         return pgr, int(found["id"])
 
     def _summarise(self, ranked: list[Candidate], seed: int) -> None:

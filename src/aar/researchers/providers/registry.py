@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,6 +79,19 @@ def _api_key(config: ProviderConfig, default_env: str, *, required: bool) -> tup
     return key or "none", env
 
 
+def _http_options(config: ProviderConfig, key: str, env: str) -> dict[str, Any]:
+    """What every HTTP provider takes from the config: key, endpoint, patience, prices."""
+    return {
+        "api_key": key,
+        "api_key_env": env,
+        "base_url": config.base_url,
+        "max_retries": config.max_retries,
+        "timeout_s": config.timeout_s,
+        "context_window": config.context_window,
+        "prices": price_table(config),
+    }
+
+
 def _refuse_thinking(config: ProviderConfig) -> None:
     if config.thinking_budget is not None:
         raise ProviderConfigError(
@@ -93,15 +107,7 @@ def _anthropic(config: ProviderConfig) -> Provider:
         raise MissingDependencyError("anthropic", "llm", "the anthropic provider") from None
     key, env = _api_key(config, "ANTHROPIC_API_KEY", required=True)
     return AnthropicProvider(
-        config.model,
-        api_key=key,
-        api_key_env=env,
-        base_url=config.base_url,
-        max_retries=config.max_retries,
-        timeout_s=config.timeout_s,
-        context_window=config.context_window,
-        thinking_budget=config.thinking_budget,
-        prices=price_table(config),
+        config.model, thinking_budget=config.thinking_budget, **_http_options(config, key, env)
     )
 
 
@@ -116,14 +122,8 @@ def _openai(config: ProviderConfig) -> Provider:
     key, env = _api_key(config, "OPENAI_API_KEY", required=official)
     return OpenAIProvider(
         config.model,
-        api_key=key,
-        api_key_env=env,
-        base_url=config.base_url,
-        max_retries=config.max_retries,
-        timeout_s=config.timeout_s,
-        context_window=config.context_window,
         max_tokens_field="max_completion_tokens" if official else "max_tokens",
-        prices=price_table(config),
+        **_http_options(config, key, env),
     )
 
 
