@@ -1,9 +1,18 @@
 """The baseline researcher (no LLM) on the toy task, through the real tools and hub."""
 
+import json
+import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from aar.core.reproduce import RECIPE_FILE, Recipe, read_predictions
 from aar.core.transcripts import Transcript, read_transcript
 from aar.researchers.baseline import BaselineBudget, BaselineResearcher, candidate
+from aar.researchers.tools import Toolbox, default_tools
+from aar.researchers.tools.library import prediction_file
+from aar.sandbox.base import SandboxSpec
+from aar.sandbox.registry import make_sandbox
 from tests.researchkit import lab
 
 GRID = (candidate("soft"), candidate("confident", keep_fraction=0.4), candidate("bootstrap"))
@@ -69,3 +78,106 @@ def test_budgets_and_an_operator_stop_end_the_search(tmp_path: Path) -> None:
             stopped = BaselineResearcher(box, log, BaselineBudget(), GRID).run()
         assert stopped == "stopped by the hub: account r3 is stopped"
         assert len([s for s in world.hub.operator.scorings() if s.researcher == "r1"]) == 1
+
+
+def _split(steps: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A transcript's steps before and after its second start (a restart)."""
+    starts = [i for i, step in enumerate(steps) if step.get("event") == "start"]
+    return steps[: starts[1]], steps[starts[1] :]
+
+
+def _runs(steps: list[dict[str, Any]]) -> list[str]:
+    """The prediction files run_method wrote: one per (method, options, seed)."""
+    called = [s["arguments"] for s in steps if s.get("name") == "run_method"]
+    return [prediction_file(a["method"], a["options"], a["seeds"][0]) for a in called]
+
+
+def _submitted(steps: list[dict[str, Any]]) -> list[str]:
+    return [
+        s["arguments"]["path"]
+        for s in steps
+        if s.get("name") == "submit_predictions" and not s["is_error"]
+    ]
+
+
+def test_a_restarted_search_takes_up_where_it_stopped(tmp_path: Path) -> None:
+    grid = GRID[:2]  # on toy, soft is a near-copy of vanilla and confident is not
+    with lab(tmp_path) as world:
+        box = world.toolbox("r1")
+        with Transcript(tmp_path / "r1.jsonl") as log:
+            capped = BaselineResearcher(box, log, BaselineBudget(submissions=1), grid)
+            assert capped.run() == "submission budget used"
+        restarted = Toolbox(replace(box.context, last_snapshot=None), default_tools())
+        with Transcript(tmp_path / "r1.jsonl") as log:
+            resumed = BaselineResearcher(restarted, log, BaselineBudget(submissions=10), grid)
+            assert resumed.run() == "search finished"
+        scorings = sorted(world.hub.operator.scorings(), key=lambda s: s.id)
+        last = world.hub.operator.snapshot(str(scorings[-1].snapshot_id))
+    before, after = _split(read_transcript(tmp_path / "r1.jsonl"))
+    scored_after = [step for step in after if step.get("event") == "scored"]
+    # no (method, options, seed) runs or is submitted twice, across the restart
+    assert not set(_runs(before)) & set(_runs(after))
+    assert not set(_submitted(before)) & set(_submitted(after))
+    assert len(scorings) == len(_submitted(before + after)) >= 2
+    assert not any(s.flagged for s in scorings)
+    # the budget stopped it after a run it could not submit: that run is used, not repeated
+    unsubmitted = _runs(before)[-1]
+    assert unsubmitted not in _submitted(before)
+    assert unsubmitted == scored_after[0]["path"]
+    # together they did what one uninterrupted search does: 2 candidates, then the best again
+    scored = [step for step in before + after if step.get("event") == "scored"]
+    assert (scored[0]["method"], scored[0]["seed"]) == ("vanilla", 0)
+    assert sorted(s["seed"] for s in scored) == [0, 0, 0, 1]
+    assert sorted(_runs(before + after)) == sorted(s["path"] for s in scored)
+    resume = next(step for step in after if step.get("event") == "resume")
+    assert (resume["submissions"], resume["evaluations"]) == (1, len(_runs(before)) - 1)
+    # each submitted configuration has one snapshot; the restarted one continues the lineage
+    snapshots = {s["key"]: s["snapshot"] for s in scored if s["snapshot"]}
+    assert {s.snapshot_id for s in scorings} == set(snapshots.values())
+    assert last.parent_id == scorings[0].snapshot_id  # vanilla's, shared before the restart
+
+
+def test_every_submission_names_a_snapshot_that_reproduces_it(tmp_path: Path) -> None:
+    with lab(tmp_path) as world:
+        with Transcript(tmp_path / "r1.jsonl") as log:
+            BaselineResearcher(world.toolbox("r1"), log, BaselineBudget(), GRID[1:2]).run()
+        scorings = sorted(world.hub.operator.scorings(), key=lambda s: s.id)
+        snapshot = world.hub.operator.snapshot(str(scorings[-1].snapshot_id))
+        for s in scorings:
+            world.hub.operator.download_snapshot(str(s.snapshot_id), tmp_path / "fresh" / str(s.id))
+    scored = {
+        step["scoring"]: step
+        for step in read_transcript(tmp_path / "r1.jsonl")
+        if step.get("event") == "scored"
+    }
+    assert [s.method for s in scorings] == ["vanilla", "confident"]
+    assert len({s.snapshot_id for s in scorings}) == 2  # one per configuration
+    assert snapshot.size < 100_000  # the workspace: recipe, notebook, small prediction files
+    for s in scorings:
+        recipe = Recipe.parse((tmp_path / "fresh" / str(s.id) / RECIPE_FILE).read_text())
+        assert (recipe.method, recipe.options) == (s.method, scored[s.id]["options"])
+    # rerun in a clean sandbox on the same seed: the library methods are seeded, so the
+    # predictions come out identical
+    last = scorings[-1]
+    folder = tmp_path / "fresh" / str(last.id)
+    recipe = Recipe.parse((folder / RECIPE_FILE).read_text())
+    spec = SandboxSpec(workspace=folder)
+    with make_sandbox("process", spec, allow_unsafe=True) as box:
+        argv = recipe.argv(sys.executable, bundle=str(world.bundle), seed=last.seed, out="v.json")
+        assert box.exec(argv).exit_code == 0
+    again = read_predictions((folder / "v.json").read_text())
+    submitted = json.loads((folder / scored[last.id]["path"]).read_text())["predictions"]
+    assert again == submitted
+
+
+def test_each_shipped_direction_starts_the_baseline_on_its_own_methods() -> None:
+    from aar.researchers.baseline import DEFAULT_GRID, DIRECTION_METHODS, grid_for
+    from aar.researchers.directions import library
+
+    assert set(DIRECTION_METHODS) == {d.name for d in library()}
+    for direction, methods in DIRECTION_METHODS.items():
+        ordered = grid_for(direction)
+        assert sorted(ordered, key=lambda c: c.key) == sorted(DEFAULT_GRID, key=lambda c: c.key)
+        assert ordered[0].method == methods[0]
+    assert grid_for(None) == list(DEFAULT_GRID)
+    assert len({grid_for(d)[0].method for d in DIRECTION_METHODS}) >= 5

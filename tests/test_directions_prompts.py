@@ -72,6 +72,8 @@ def test_system_prompt_has_rules_environment_and_direction() -> None:
     assert "/data/geofacts" in text
     assert "private half" in text
     assert "label oracle" in text
+    assert "reproduce.json" in text  # the verification contract
+    assert "snapshot_id" in text
     assert "20 submissions an hour" in text
     assert "$" not in text.replace("$VAR", "")
 
@@ -89,3 +91,22 @@ def test_transcripts_append_resume_and_survive_a_torn_line(tmp_path: Path) -> No
     assert [s["step"] for s in steps] == [1, 2, 3]
     assert steps[2]["reason"] == "done"
     assert json.loads(path.read_text().splitlines()[0])["kind"] == "event"
+
+
+def test_reopening_a_transcript_cuts_a_torn_line_before_appending(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    with Transcript(path) as log:
+        log.append("event", event="start")
+    with path.open("a") as handle:
+        handle.write('{"step": 2, "kind": "tool", "name": "she')  # killed mid-line
+    with Transcript(path) as log:  # the restarted researcher
+        assert log.steps == 1
+        log.append("event", event="start")
+    steps = read_transcript(path)
+    assert [(s["step"], s["event"]) for s in steps] == [(1, "start"), (2, "start")]
+    assert path.read_text().count("\n") == 2  # nothing else was written
+    with path.open("a") as handle:
+        handle.write('{"step": 3, "kind": "event", "event": "stop"}')  # whole but for its newline
+    with Transcript(path) as log:
+        log.append("event", event="start")
+    assert [s["step"] for s in read_transcript(path)] == [1, 2, 3, 4]

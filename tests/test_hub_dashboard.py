@@ -1,68 +1,20 @@
 """The operator's dashboard in headless Chromium (Debian's, driven by Playwright)."""
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
 from aar.hub.charts import pgr_over_time
+from tests.browserkit import chromium, served
 from tests.hubkit import noisy, running_hub, toy_task
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        import os
-
-        if os.environ.get("AAR_REQUIRE_CHROMIUM"):
-            pytest.fail("AAR_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def _serve(app: object) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )  # the test already started the app
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{base}/healthz")
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return base, server, thread
+def browser() -> Iterator[Any]:
+    yield from chromium()
 
 
 def test_dashboard_pages_and_quarantine(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
@@ -79,8 +31,7 @@ def test_dashboard_pages_and_quarantine(tmp_path: Path, browser) -> None:  # typ
         post = bob.post(
             kind="insight", title="The pool has duplicates", body="Found 12 duplicates."
         )
-        url, server, thread = _serve(hub.app)
-        try:
+        with served(hub.app) as url:
             page = browser.new_page()
             page.goto(f"{url}/dashboard")
             assert page.url.endswith("/dashboard/login")
@@ -108,9 +59,6 @@ def test_dashboard_pages_and_quarantine(tmp_path: Path, browser) -> None:  # typ
             page.wait_for_url(f"{url}/dashboard/forum")
             assert "quarantined: off-topic speculation" in page.inner_text(f"#post-{post['id']}")
             page.screenshot(path=str(tmp_path / "forum.png"), full_page=True)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
         assert [p["id"] for p in alice.list_posts()] == []  # hidden from researchers now
         assert hub.operator.get_post(post["id"])["quarantine_reason"] == "off-topic speculation"
     for name in ("overview", "task", "forum"):

@@ -41,29 +41,15 @@ def publish_task(
     token: TokenOpt = None,
 ) -> None:
     """Build TASK's public bundle and register its labels and baselines on the hub."""
-    from aar.hub.schemas import TaskCreate
-    from aar.w2s.cache import ArtifactCache, default_cache_dir
-    from aar.w2s.public import build_bundle
+    from aar.campaign.publish import publish
 
     client = _client(url, token)
     started = time.perf_counter()
     options = parse_assignments(option or [], "--option")
-    public, secrets = build_bundle(
-        task, options, range(seeds), ArtifactCache(default_cache_dir()), split_seed
-    )
-    public.save(bundle)
-    registered = client.register_task(
-        TaskCreate(
-            name=name or task,
-            description=f"{task} (split seed {split_seed}, {seeds} seeds)",
-            n_classes=public.n_classes,
-            test_labels=secrets.test_labels.tolist(),
-            pool_labels=secrets.pool_labels.tolist(),
-            split_seed=split_seed,
-            weak={s: p.tolist() for s, p in secrets.weak.items()},
-            ceiling={s: p.tolist() for s, p in secrets.ceiling.items()},
-        )
-    )
+    registered = publish(
+        client, task, options, seeds=range(seeds), split_seed=split_seed, bundle_dir=bundle,
+        name=name,
+    )  # fmt: skip
     console.print(
         f"task {registered.name}: {registered.n_test} test items, weak {registered.weak_public}, "
         f"ceiling {registered.ceiling_public} (public half); bundle in {bundle} "

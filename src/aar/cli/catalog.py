@@ -8,8 +8,6 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from aar.cli.output import stdout_console
-from aar.w2s.methods import METHODS
-from aar.w2s.tasks import TASKS
 
 console = stdout_console()
 
@@ -37,6 +35,8 @@ def _summary(obj: object) -> str:
 def tasks() -> None:
     """List the registered tasks and their options."""
     table = Table("task", "what", "options (-o KEY=VALUE)", show_lines=True)
+    from aar.w2s.tasks import TASKS
+
     for name in TASKS:
         cls = TASKS.get(name)
         table.add_row(name, _summary(cls), _options(cls.Config))
@@ -46,6 +46,8 @@ def tasks() -> None:
 def methods() -> None:
     """List the registered weak-to-strong methods and their options."""
     table = Table("method", "what", "options (--method-option METHOD.KEY=VALUE)", show_lines=True)
+    from aar.w2s.methods import METHODS
+
     for name in METHODS:
         cls = METHODS.get(name)
         table.add_row(name, _summary(cls), _options(cls.Config))

@@ -13,9 +13,6 @@ from aar.cli.output import stderr_console, stdout_console
 from aar.cli.tables import experiment_table
 from aar.core.errors import GapTooSmallError
 from aar.core.pgr import DEFAULT_MIN_GAP
-from aar.w2s.cache import default_cache_dir
-from aar.w2s.methods import METHODS
-from aar.w2s.runner import ExperimentSpec, run_experiment, validate
 
 console = stdout_console()
 err_console = stderr_console()
@@ -56,6 +53,10 @@ def experiment(
 ) -> None:
     """Train the weak teacher, the ceiling and each method on every seed; print PGR ± SE."""
     chosen = method or ["vanilla"]
+    from aar.w2s.cache import default_cache_dir
+    from aar.w2s.methods import METHODS
+    from aar.w2s.runner import ExperimentSpec, run_experiment, validate
+
     methods = METHODS.names() if "all" in chosen else chosen
     spec = ExperimentSpec(
         task=task,

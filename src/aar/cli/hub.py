@@ -1,4 +1,14 @@
-"""``aar serve`` and ``aar hub``: run the hub, and the operator's commands against it."""
+"""``aar serve`` and ``aar hub``: run the hub, and the operator's commands against it.
+
+    aar hub add-researcher alice | researchers | set-status alice paused
+    aar hub pause alice | resume alice | stop alice
+    aar hub budget alice [--per-hour N] [--total N] [--add N]     (--add -N cuts the total)
+    aar hub guidance TITLE --body TEXT [--tag T]                  (a post every researcher sees)
+    aar hub quarantine POST_ID --reason TEXT | release POST_ID
+
+Each command is one call of ``HubClient``; the hub validates and audits it, as it does the
+dashboard's forms.
+"""
 
 from __future__ import annotations
 
@@ -117,5 +127,95 @@ def researchers(url: UrlOpt = None, token: TokenOpt = None) -> None:
 @hub_app.command("set-status")
 def set_status(name: str, status: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
     """Pause, resume (active) or stop a researcher."""
+    _set_status(name, status, url, token)
+
+
+def _set_status(name: str, status: str, url: str | None, token: str | None) -> None:
     account = _client(url, token).update_account(name, status=status)
     console.print(f"{account.name}: {account.status}")
+
+
+@hub_app.command("pause")
+def pause(name: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Pause a researcher: its submissions are refused until it is resumed."""
+    _set_status(name, "paused", url, token)
+
+
+@hub_app.command("resume")
+def resume(name: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Make a paused (or stopped) researcher active again."""
+    _set_status(name, "active", url, token)
+
+
+@hub_app.command("stop")
+def stop(name: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Stop a researcher: the hub refuses its token for everything until it is resumed."""
+    _set_status(name, "stopped", url, token)
+
+
+@hub_app.command("budget")
+def budget(
+    name: str,
+    per_hour: Annotated[
+        int | None, typer.Option("--per-hour", min=1, help="Submissions per rolling hour.")
+    ] = None,
+    total: Annotated[
+        int | None, typer.Option("--total", min=1, help="Submissions in all (not below used).")
+    ] = None,
+    add: Annotated[
+        int | None,
+        typer.Option("--add", help="Add N to the total (negative cuts; not below used)."),
+    ] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Extend or cut a researcher's budget; prints the budget as it now stands.
+
+    The hub refuses a total below the submissions already made (it cannot take them back):
+    to allow no more, set the total to what is used, or pause the researcher.
+    """
+    if per_hour is None and total is None and add is None:
+        raise typer.BadParameter("give --per-hour, --total or --add")
+    if total is not None and add is not None:
+        raise typer.BadParameter("give --total or --add, not both")
+    changes = {"per_hour": per_hour, "total": total, "add_total": add}
+    account = _client(url, token).update_account(
+        name, **{key: value for key, value in changes.items() if value is not None}
+    )
+    b = account.budget
+    console.print(
+        f"{account.name}: {b.per_hour} per hour ({b.used_this_hour} used this hour), "
+        f"{b.total} in total ({b.used_total} used)"
+    )
+
+
+@hub_app.command("guidance")
+def guidance(
+    title: str,
+    body: Annotated[str, typer.Option("--body", help="The guidance itself.")],
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Post guidance to the forum: every researcher sees it, by the operator, kind guidance."""
+    post = _client(url, token).post("guidance", title, body, tags=tag or [])
+    console.print(f"guidance {post['id']} posted: {post['title']}")
+
+
+@hub_app.command("quarantine")
+def quarantine(
+    post_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept for the operator).")],
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Hide a forum post from researchers; the post and the reason are kept."""
+    post = _client(url, token).quarantine(post_id, reason)
+    console.print(f"post {post['id']} quarantined: {post['quarantine_reason']}")
+
+
+@hub_app.command("release")
+def release(post_id: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Show a quarantined forum post to researchers again."""
+    post = _client(url, token).release(post_id)
+    console.print(f"post {post['id']} released")

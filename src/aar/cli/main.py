@@ -18,6 +18,7 @@ from aar.cli.data import data_app
 from aar.cli.experiment import experiment
 from aar.cli.hub import hub_app, serve
 from aar.cli.research import research
+from aar.cli.run import report, run
 from aar.core.errors import AarError
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command()(run)
+app.command()(report)
 app.command()(experiment)
 app.command()(tasks)
 app.command()(methods)

@@ -8,7 +8,10 @@
 The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``process`` is
 for development only and needs ``--allow-unsafe``); its tools and its model run here, in this
 process, which alone holds the API key, and reach the hub with the researcher's token.
-``aar run`` starts many of these.
+``aar run`` starts many of these, and restarts one that died with the same workspace and
+transcript: the transcript is reopened (a torn last line cut off) and the baseline takes up
+its search from it (``aar.researchers.baseline``); ``--submissions`` then counts the earlier
+submissions too.
 """
 
 from __future__ import annotations
@@ -77,11 +80,11 @@ def research(
     spec = _spec(workspace, bundle, inside, hub_socket, token)
     log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
     with make_sandbox(sandbox, spec, allow_unsafe=allow_unsafe) as box, Transcript(log_path) as log:
-        seen_as = inside if box.isolated else str(bundle.resolve())  # process: no mounts
+        seen_as = box.path_of(spec.readonly[0])
         context = ToolContext(sandbox=box, hub=hub, task=task, bundle=seen_as, researcher=name)
         toolbox = Toolbox(context, default_tools())
         if llm is None:
-            summary = _baseline(toolbox, log, minutes, submissions)
+            summary = _baseline(toolbox, log, minutes, submissions, direction)
         else:
             summary = _llm(toolbox, log, *llm)
     console.print(f"{name} stopped: {summary}; transcript {log_path}")
@@ -110,11 +113,17 @@ def _spec(workspace: Path, bundle: Path, inside: str, socket: Path | None, token
     )
 
 
-def _baseline(toolbox: Toolbox, log: Transcript, minutes: float, submissions: int | None) -> str:
-    from aar.researchers.baseline import BaselineBudget, BaselineResearcher
+def _baseline(
+    toolbox: Toolbox,
+    log: Transcript,
+    minutes: float,
+    submissions: int | None,
+    direction: str | None,
+) -> str:
+    from aar.researchers.baseline import BaselineBudget, BaselineResearcher, grid_for
 
     budget = BaselineBudget(minutes=minutes, submissions=submissions or 1_000_000)
-    researcher = BaselineResearcher(toolbox, log, budget)
+    researcher = BaselineResearcher(toolbox, log, budget, grid=grid_for(direction))
     reason = researcher.run()
     best = researcher.best()
     if best is None or best["first"] is None:

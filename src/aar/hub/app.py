@@ -13,13 +13,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from aar import __version__
+from aar.hub.dashboard_session import (
+    ActionRefused,
+    CsrfRefused,
+    LoginRequired,
+    csrf_refused_page,
+    refused_redirect,
+)
 from aar.hub.middleware import Audit, BodyLimit
 from aar.hub.routers import (
     accounts,
     audit,
+    controls,
     dashboard,
     forum,
     leaderboard,
@@ -28,12 +36,22 @@ from aar.hub.routers import (
     submissions,
     tasks,
 )
-from aar.hub.routers.dashboard import LoginRequired
 from aar.hub.routers.submissions import BudgetExhausted, budget_response
 from aar.hub.settings import HubSettings
 from aar.hub.state import HubState
 
-ROUTERS = (accounts, tasks, submissions, leaderboard, forum, snapshots, audit, stats, dashboard)
+ROUTERS = (
+    accounts,
+    tasks,
+    submissions,
+    leaderboard,
+    forum,
+    snapshots,
+    audit,
+    stats,
+    dashboard,
+    controls,
+)
 
 
 def create_app(settings: HubSettings) -> FastAPI:
@@ -88,6 +106,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def to_login(_request: Request, _error: LoginRequired) -> RedirectResponse:
         return RedirectResponse("/dashboard/login", status_code=303)
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, _error: CsrfRefused) -> HTMLResponse:
+        return csrf_refused_page(request)
+
+    @app.exception_handler(ActionRefused)
+    async def action_refused(request: Request, error: ActionRefused) -> RedirectResponse:
+        return refused_redirect(request, error)
 
     @app.exception_handler(BudgetExhausted)
     async def over_budget(_request: Request, error: BudgetExhausted) -> JSONResponse:

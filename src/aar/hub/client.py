@@ -30,6 +30,7 @@ from aar.hub.schemas import (
     AccountOperator,
     AccountPublic,
     AuditEntryOperator,
+    EvaluationOperator,
     LeaderboardRowOperator,
     LeaderboardRowPublic,
     ScoringOperator,
@@ -86,6 +87,12 @@ class HubClient:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- transport ---------------------------------------------------------------------------
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -119,6 +126,10 @@ class HubClient:
         body = {"name": name, "per_hour": per_hour, "total": total}
         return AccountCreated.model_validate(self.request("POST", "/accounts", json=body).json())
 
+    def rotate_token(self, name: str) -> AccountCreated:
+        """A new token for researcher ``name``; its old token stops working."""
+        return AccountCreated.model_validate(self.request("POST", f"/accounts/{name}/token").json())
+
     def accounts(self) -> list[AccountOperator]:
         return self._list(AccountOperator, "/accounts")
 
@@ -139,6 +150,13 @@ class HubClient:
 
     def task(self, name: str) -> TaskPublic:
         return self._get(TaskPublic, f"/tasks/{name}")
+
+    def evaluate(self, task: str, predictions: Sequence[int]) -> EvaluationOperator:
+        """Exact public and private scores of ``predictions`` (operator only; not stored)."""
+        body = {"predictions": [int(p) for p in predictions]}
+        return EvaluationOperator.model_validate(
+            self.request("POST", f"/tasks/{task}/evaluate", json=body).json()
+        )
 
     def submit(
         self,
@@ -172,6 +190,11 @@ class HubClient:
         rows = self.request("GET", f"/tasks/{task}/leaderboard", params={"view": view}).json()
         kind = LeaderboardRowOperator if view == "private" else LeaderboardRowPublic
         return [kind.model_validate(row) for row in rows]
+
+    def private_leaderboard(self, task: str) -> list[LeaderboardRowOperator]:
+        """The operator's leaderboard: public and private PGR and flags per row."""
+        rows = self.request("GET", f"/tasks/{task}/leaderboard", params={"view": "private"}).json()
+        return [LeaderboardRowOperator.model_validate(row) for row in rows]
 
     # --- audit ---------------------------------------------------------------------------------
 

@@ -83,20 +83,23 @@ class Audit:
         try:
             await self.app(scope, receive, watched)
         finally:
-            actor = scope.get("state", {}).get("actor", "anonymous")
-            entry = _entry(scope, actor, status, (time.perf_counter() - started) * 1000)
+            entry = _entry(scope, status, (time.perf_counter() - started) * 1000)
             entry["at"] = utcnow()
             self.state().audit.record(entry)
 
 
-def _entry(scope: Scope, actor: str, status: int, duration_ms: float) -> dict[str, Any]:
+def _entry(scope: Scope, status: int, duration_ms: float) -> dict[str, Any]:
+    """The audit row of one request; handlers name the caller (``request.state.actor``) and
+    may say what it did (``request.state.audit_detail``: the dashboard's forms do, since
+    their answer is a redirect whatever happened)."""
     query = scope.get("query_string", b"").decode(errors="replace")
     action = f"{scope['method']} {scope['path']}" + (f"?{query}" if query else "")
+    state = scope.get("state", {})
     return {
-        "actor": actor,
+        "actor": state.get("actor", "anonymous"),
         "kind": "request",
         "action": action[:256],
         "status": status,
         "duration_ms": duration_ms,
-        "detail": {},
+        "detail": dict(state.get("audit_detail", {})),
     }

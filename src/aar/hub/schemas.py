@@ -37,9 +37,18 @@ class AccountCreate(_In):
 
 
 class AccountUpdate(_In):
+    """What the operator changes; a field left out (or null) stays as it is.
+
+    ``add_total`` extends the total budget (a negative number cuts it); it cannot be sent
+    with ``total``. A total below the submissions already used is refused.
+    """
+
     status: Literal["active", "paused", "stopped"] | None = None
     per_hour: Count | None = None
     total: Count | None = None
+    add_total: Annotated[int, Field(ge=-BIG, le=BIG)] | None = Field(
+        None, description="add this to the total budget (negative: cut it)"
+    )
 
 
 class AccountCreated(_Out):
@@ -104,6 +113,19 @@ class SubmissionCreate(_In):
     description: str = Field("", max_length=10_000)
     seed: Seed = 0
     snapshot_id: str | None = Field(None, max_length=64)
+
+
+class EvaluationCreate(_In):
+    predictions: list[Label] = Field(description="one predicted label per test item")
+
+
+class EvaluationOperator(_Out):
+    """Exact scores of an operator's evaluation (nothing is stored or rounded)."""
+
+    public_accuracy: float
+    private_accuracy: float
+    public_pgr: float
+    private_pgr: float
 
 
 class SubmissionPublic(_Out):

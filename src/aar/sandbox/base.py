@@ -196,6 +196,10 @@ class Sandbox(ABC):
     def list_files(self, path: str = ".", recursive: bool = False) -> list[FileInfo]:
         """The entries of a workspace folder (symlinks are listed, not followed), by path."""
 
+    def path_of(self, mount: Mount) -> str:
+        """Where a command in this sandbox finds ``mount`` (its target, when mounts exist)."""
+        return mount.target
+
     def __enter__(self) -> Sandbox:
         self.start()
         return self

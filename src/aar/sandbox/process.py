@@ -14,7 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from aar.sandbox.base import ExecResult, SandboxSpec, SandboxUnavailableError, UnsafeSandboxError
+from aar.sandbox.base import (
+    ExecResult,
+    Mount,
+    SandboxSpec,
+    SandboxUnavailableError,
+    UnsafeSandboxError,
+)
 from aar.sandbox.limits import rlimit_prefix
 from aar.sandbox.local import LocalSandbox, judge, kill_session
 from aar.sandbox.registry import SANDBOXES
@@ -45,6 +51,10 @@ class ProcessSandbox(LocalSandbox):
 
     name = "process"
     isolated = False
+
+    def path_of(self, mount: Mount) -> str:
+        """No mounts here: commands see the host's own path."""
+        return str(mount.source)
 
     def __init__(self, spec: SandboxSpec, *, allow_unsafe: bool = False) -> None:
         if not allow_unsafe:

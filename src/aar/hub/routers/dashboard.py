@@ -1,13 +1,15 @@
 """The operator's dashboard: server-rendered pages (Jinja2 templates, SVG charts, plain forms).
 
     /dashboard/login      paste the operator token (kept in an HttpOnly, SameSite cookie)
-    /dashboard            researchers, their status and budget use; tasks; flags
+    /dashboard            researchers, their status and budget use, with pause, resume, stop
+                          and budget forms; tasks; flags
     /dashboard/tasks/X    leaderboard (public and private) and PGR over time per researcher
-    /dashboard/forum      posts, with quarantine and release
+    /dashboard/forum      posts, with quarantine and release, and the operator's guidance form
     /dashboard/flags      flagged scorings (label probing, trivial priors)
     /dashboard/researchers/X   a researcher's transcript (TRANSCRIPTS/X.jsonl), newest first
 
-Every page needs the operator's token; anything else is sent to the login page.
+Every page needs the operator's session (``aar.hub.dashboard_session``); anything else is
+sent to the login page. The forms post to ``aar.hub.routers.controls``.
 """
 
 from __future__ import annotations
@@ -17,45 +19,41 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy import Integer, func, select
-from sqlalchemy.orm import Session
 
 from aar.core.transcripts import read_transcript
 from aar.hub.budgets import budget_of
 from aar.hub.charts import pgr_over_time
-from aar.hub.deps import SessionDep, StateDep, db_session
+from aar.hub.dashboard_session import (
+    Operator,
+    clear_message,
+    csrf_token,
+    operator_by_token,
+    read_message,
+    start_session,
+)
+from aar.hub.deps import SessionDep, StateDep
 from aar.hub.models import Account, Post, Scoring, Task, utcnow
-from aar.hub.routers import forum
 from aar.hub.routers.leaderboard import leaderboard
-from aar.hub.security import hash_token
 from aar.hub.state import OPERATOR
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
-COOKIE = "aar_operator"
 TRANSCRIPT_ROWS = 300
 
 
-class LoginRequired(Exception):  # noqa: N818 (control flow, turned into a redirect)
-    pass
-
-
-def dashboard_operator(
-    request: Request, session: Annotated[Session, Depends(db_session)]
-) -> Account:
-    token = request.cookies.get(COOKIE, "")
-    account = session.scalar(select(Account).where(Account.token_hash == hash_token(token)))
-    if account is None or account.role != OPERATOR:
-        raise LoginRequired
-    request.state.actor = account.name
-    return account
-
-
-Operator = Annotated[Account, Depends(dashboard_operator)]
+def render(request: Request, template: str, context: dict[str, Any]) -> Response:
+    """A page with this session's CSRF token for its forms and the message left for it."""
+    message = read_message(request)
+    context = {**context, "csrf": csrf_token(request), "message": message}
+    response = templates.TemplateResponse(request, template, context)
+    if message is not None:  # shown once
+        clear_message(response)
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -65,11 +63,10 @@ def login_page(request: Request, error: str = "") -> Response:
 
 @router.post("/login")
 def login(token: Annotated[str, Form()], session: SessionDep) -> Response:
-    account = session.scalar(select(Account).where(Account.token_hash == hash_token(token.strip())))
-    if account is None or account.role != OPERATOR:
+    if operator_by_token(session, token.strip()) is None:
         return RedirectResponse("/dashboard/login?error=not+the+operator+token", status_code=303)
     response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+    start_session(response, token.strip())
     return response
 
 
@@ -97,7 +94,7 @@ def overview(
         )
     tasks = session.scalars(select(Task).order_by(Task.name)).all()
     flags = session.scalar(select(func.count()).where(Scoring.flagged)) or 0
-    return templates.TemplateResponse(
+    return render(
         request,
         "overview.html",
         {"researchers": researchers, "tasks": tasks, "flags": flags, "now": utcnow()},
@@ -120,7 +117,7 @@ def task_page(
     ).all()
     for researcher, at, value in rows:
         series[researcher].append((at, value))
-    return templates.TemplateResponse(
+    return render(
         request,
         "task.html",
         {
@@ -137,24 +134,7 @@ def forum_page(request: Request, operator: Operator, session: SessionDep) -> Res
     posts = session.execute(
         select(Post, Account.name).join(Account).order_by(Post.created_at.desc()).limit(200)
     ).all()
-    return templates.TemplateResponse(request, "forum.html", {"posts": posts})
-
-
-@router.post("/forum/{post_id}/quarantine")
-def quarantine(
-    post_id: str,
-    reason: Annotated[str, Form(min_length=1)],
-    operator: Operator,
-    session: SessionDep,
-) -> Response:
-    forum.set_quarantine(session, post_id, operator, reason)
-    return RedirectResponse("/dashboard/forum", status_code=303)
-
-
-@router.post("/forum/{post_id}/release")
-def release(post_id: str, operator: Operator, session: SessionDep) -> Response:
-    forum.set_quarantine(session, post_id, operator, None)
-    return RedirectResponse("/dashboard/forum", status_code=303)
+    return render(request, "forum.html", {"posts": posts})
 
 
 @router.get("/researchers/{name}", response_class=HTMLResponse)
@@ -174,7 +154,7 @@ def researcher_page(
         "dollars": sum(float(s.get("cost_usd") or 0) for s in steps),
         "model_steps": sum(1 for s in steps if s.get("kind") == "model"),
     }
-    return templates.TemplateResponse(request, "researcher.html", context)
+    return render(request, "researcher.html", context)
 
 
 def transcript_row(step: dict[str, Any]) -> dict[str, str]:
@@ -209,4 +189,4 @@ def flags_page(request: Request, operator: Operator, session: SessionDep) -> Res
         .order_by(Scoring.id.desc())
         .limit(500)
     ).all()
-    return templates.TemplateResponse(request, "flags.html", {"rows": rows})
+    return render(request, "flags.html", {"rows": rows})

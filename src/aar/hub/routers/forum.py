@@ -149,10 +149,11 @@ class ForumSync(BaseModel):
 @router.post("/forum/posts", response_model=AnyPost, status_code=201)
 async def create_post(body: PostCreate, request: Request) -> PostPublic:
     """Post (or reply); the answer is the stored post."""
-    return await in_one_hop(request, partial(_create_post, body), write=True)
+    return await in_one_hop(request, partial(store_post, body), write=True)
 
 
-def _create_post(body: PostCreate, session: Session, account: Account) -> PostPublic:
+def store_post(body: PostCreate, session: Session, account: Account) -> PostPublic:
+    """Store ``account``'s post (the API and the operator's dashboard share this)."""
     if body.kind == GUIDANCE and not _is_operator(account):
         raise HTTPException(403, "kind 'guidance' is for the operator only")
     post_id = body.id or uuid.uuid4().hex
@@ -345,6 +346,8 @@ def _checked_links(session: Session, links: PostLinks) -> dict[str, list[int] | 
 def set_quarantine(
     session: Session, post_id: str, operator: Account, reason: str | None
 ) -> PostPublic:
+    """Quarantine a post with ``reason``, or release it when ``reason`` is None (the API and
+    the operator's dashboard share this)."""
     seq = _next_seq(session, post_id)
     post = _find(session, post_id, operator)
     if reason is None and not post.quarantined:

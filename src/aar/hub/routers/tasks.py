@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 
 from aar.hub.deps import AccountDep, OperatorDep, SessionDep, StateDep
 from aar.hub.models import Baseline, Task, TaskSecret
-from aar.hub.schemas import TaskCreate, TaskPublic
-from aar.hub.scoring import from_bytes, half_accuracies, public_split, round_to, to_bytes
+from aar.hub.schemas import EvaluationCreate, EvaluationOperator, TaskCreate, TaskPublic
+from aar.hub.scoring import (
+    from_bytes,
+    half_accuracies,
+    pgr_value,
+    public_split,
+    round_to,
+    to_bytes,
+)
 
 router = APIRouter(tags=["tasks"])
 
@@ -166,3 +173,26 @@ def list_tasks(_who: AccountDep, session: SessionDep, state: StateDep) -> list[T
 @router.get("/tasks/{name}", response_model=TaskPublic)
 def get_task(name: str, _who: AccountDep, session: SessionDep, state: StateDep) -> TaskPublic:
     return task_public(session, find_task(session, name), state.settings.score_resolution)
+
+
+@router.post("/tasks/{name}/evaluate", response_model=EvaluationOperator)
+def evaluate(
+    name: str, body: EvaluationCreate, _op: OperatorDep, session: SessionDep, state: StateDep
+) -> EvaluationOperator:
+    """Score predictions for the operator (verification, held-out runs): exact, not stored.
+
+    Researchers cannot call it; it uses the same split and baselines as submissions.
+    """
+    info = task_info(session, state.task_cache, name)
+    predictions = _checked_labels(body.predictions, info.n_classes, "predictions", info.n_test)
+    public, private = half_accuracies(predictions, info.labels, info.public)
+    return EvaluationOperator(
+        public_accuracy=public,
+        private_accuracy=private,
+        public_pgr=pgr_value(public, *_half(info, 0)),
+        private_pgr=pgr_value(private, *_half(info, 1)),
+    )
+
+
+def _half(info: TaskInfo, half: int) -> tuple[float, float]:
+    return info.weak[half], info.ceiling[half]

@@ -163,7 +163,8 @@ class ShareArgs(BaseModel):
 @tool("share_snapshot", ShareArgs)
 def share_snapshot(ctx: ToolContext, args: ShareArgs) -> str:
     """Share your whole workspace as an immutable snapshot others can fetch (its parent is your
-    previous snapshot). Link it in forum posts and submissions."""
+    previous snapshot). Link it in forum posts and submissions; with reproduce.json at the
+    workspace's root, the campaign can verify the results it produced."""
     snapshot = ctx.hub.upload_snapshot(
         ctx.sandbox.spec.workspace, parent_id=ctx.last_snapshot, note=args.note,
         exclude=("snapshots",),

@@ -1,0 +1,225 @@
+"""What a campaign is: a validated TOML file whose every field is also an ``aar run`` flag.
+
+    config = load_config(Path("campaign.toml"), overrides={"researchers.count": 8})
+    config.researchers.resolved_brain        # "baseline" unless a model is configured
+    save_config(config, Path("campaign/campaign.toml"))
+
+A file looks like this (every table and field is optional; these are the defaults)::
+
+    task = "geofacts"
+    seeds = 3                      # seeds with weak labels and baselines in the bundle
+
+    [researchers]
+    count = 4
+    brain = "baseline"             # or anthropic / openai (any compatible server) / scripted
+    # model = "claude-opus-4-6"    # a model alone picks its brain: claude-* anthropic, else openai
+    sandbox = "bwrap"
+
+    [budget]                       # per researcher, hard stops
+    minutes = 3.0
+    submissions = 60
+
+    [fleet]                        # for all researchers together, hard stops
+    minutes = 3.0
+
+    [executor]
+    kind = "local"                 # or "ray" (ray_address = "auto" for a running cluster)
+
+    [end]
+    verify_top_k = 3
+    heldout_tasks = ["toy"]
+
+Errors name the file, the field and what is wrong (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aar.core.errors import ConfigError
+
+Brain = Literal["baseline", "anthropic", "openai", "scripted"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResearchersConfig(_Section):
+    count: int = Field(4, ge=1, le=256, description="researchers started at the beginning")
+    brain: Brain | None = Field(None, description="who decides (default: baseline, or by model)")
+    model: str | None = Field(None, description="model name for LLM brains")
+    base_url: str | None = Field(None, description="API root of an OpenAI-compatible server")
+    api_key_env: str | None = Field(None, description="env var with the API key")
+    script: Path | None = Field(None, description="JSON turns for the scripted brain")
+    directions: list[str] = Field(default_factory=list, description="direction names to deal")
+    directions_file: Path | None = Field(None, description="custom directions (TOML or folder)")
+    sandbox: Literal["bwrap", "process"] = Field("bwrap", description="sandbox backend")
+    allow_unsafe: bool = Field(False, description="allow the process sandbox (no isolation)")
+    max_restarts: int = Field(3, ge=0, description="restarts of a crashed researcher")
+
+    @property
+    def resolved_brain(self) -> Brain:
+        if self.brain is not None:
+            return self.brain
+        if self.model is None:
+            return "baseline"
+        return "anthropic" if self.model.startswith("claude") else "openai"
+
+    @model_validator(mode="after")
+    def _check_brain(self) -> ResearchersConfig:
+        brain = self.resolved_brain
+        if brain in ("anthropic", "openai") and not self.model:
+            raise ValueError(f"brain {brain} needs a model (researchers.model / --model)")
+        if brain == "scripted" and self.script is None:
+            raise ValueError("brain scripted needs a script (researchers.script / --script)")
+        if self.sandbox == "process" and not self.allow_unsafe:
+            raise ValueError("sandbox process does not isolate researchers: set allow_unsafe")
+        return self
+
+
+class BudgetConfig(_Section):
+    """Per researcher; every limit is a hard stop (None: no limit of that kind)."""
+
+    minutes: float | None = Field(None, gt=0, description="wall time (default: the fleet's)")
+    dollars: float | None = Field(None, gt=0, description="model spend")
+    tokens: int | None = Field(None, gt=0, description="model tokens")
+    submissions: int = Field(60, ge=1, description="scorings in total (the hub enforces it)")
+    submissions_per_hour: int = Field(60, ge=1, description="scorings per hour (the hub)")
+    steps: int | None = Field(None, gt=0, description="model turns")
+    gpu_hours: float | None = Field(None, gt=0, description="wall hours × GPUs held")
+
+
+class FleetConfig(_Section):
+    """For all researchers together; reaching one stops the research phase."""
+
+    minutes: float = Field(3.0, gt=0, description="wall time of the research phase")
+    dollars: float | None = Field(None, gt=0)
+    tokens: int | None = Field(None, gt=0)
+    submissions: int | None = Field(None, gt=0)
+    gpu_hours: float | None = Field(None, gt=0)
+
+
+class ExecutorConfig(_Section):
+    kind: Literal["local", "ray"] = Field("local", description="where researchers run")
+    ray_address: str | None = Field(None, description="auto, ray://host:port (None: local)")
+    cpus: float = Field(1.0, gt=0, description="CPUs per researcher (Ray)")
+    gpus: float = Field(0.0, ge=0, description="GPUs per researcher (Ray; GPU-hours)")
+
+
+class HubConfig(_Section):
+    url: str | None = Field(None, description="use this running hub instead of starting one")
+    operator_token_env: str = Field("AAR_OPERATOR_TOKEN", description="its operator token")
+    port: int = Field(0, ge=0, le=65535, description="TCP port of a started hub (0: free)")
+    database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite)")
+    artifact_url: str | None = Field(None, description="fsspec URL for snapshots")
+
+
+class EndConfig(_Section):
+    verify_top_k: int = Field(3, ge=0, description="top results re-run from their snapshots")
+    verify_seeds: list[int] = Field([1001, 1002], min_length=1, description="fresh seeds")
+    heldout_tasks: list[str] | None = Field(None, description="default: another testbed")
+    heldout_seeds: int = Field(2, ge=1, description="seeds per held-out run")
+    tolerance: float = Field(0.05, ge=0, description="PGR a re-run may lose and still verify")
+
+
+class CampaignConfig(_Section):
+    name: str | None = Field(None, description="shown in the report (default: the folder)")
+    task: str = Field("geofacts", description="the task researchers work on")
+    task_options: dict[str, Any] = Field(default_factory=dict, description="task options")
+    seeds: int = Field(3, ge=1, le=20, description="seeds in the public bundle")
+    split_seed: int = Field(0, description="seed of the one fixed split")
+    researchers: ResearchersConfig = ResearchersConfig()
+    budget: BudgetConfig = BudgetConfig()
+    fleet: FleetConfig = FleetConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    hub: HubConfig = HubConfig()
+    end: EndConfig = EndConfig()
+
+    @property
+    def researcher_minutes(self) -> float:
+        return self.budget.minutes or self.fleet.minutes
+
+    @property
+    def heldout(self) -> list[str]:
+        if self.end.heldout_tasks is not None:
+            return self.end.heldout_tasks
+        return ["toy"] if self.task != "toy" else []
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> CampaignConfig:
+    """The config in ``path`` (None: defaults) with dotted ``overrides`` laid over it."""
+    raw: dict[str, Any] = {}
+    where = str(path) if path else "the command line"
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"no campaign config at {path}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set(raw, dotted.split("."), value)
+    return validate_config(raw, where)
+
+
+def validate_config(raw: dict[str, Any], where: str) -> CampaignConfig:
+    try:
+        return CampaignConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(_problem(e) for e in err.errors())
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "config"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"{field}: {message}"
+
+
+def _set(raw: dict[str, Any], path: list[str], value: Any) -> None:
+    for key in path[:-1]:
+        raw = raw.setdefault(key, {})
+    raw[path[-1]] = value
+
+
+def save_config(config: CampaignConfig, path: Path) -> None:
+    """Write ``config`` as TOML (the campaign folder keeps the config it was started with)."""
+    path.write_text(to_toml(config.model_dump(mode="json", exclude_none=True)))
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """A small TOML writer for the config's shape: scalars, lists, one level of tables."""
+    lines = [f"{key} = {_toml_value(v)}" for key, v in data.items() if not _is_table(v)]
+    for key, table in data.items():
+        if _is_table(table) and key != "task_options":
+            lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    if data.get("task_options"):
+        lines += ["", "[task_options]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in data["task_options"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {value!r} to TOML")

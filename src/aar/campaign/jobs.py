@@ -1,0 +1,90 @@
+"""One researcher's ``aar research`` command line, with what is left of its budgets.
+
+    job = researcher_job(config, layout, hub_access, state.researchers["r01"], spent)
+
+A restarted researcher gets the same workspace and transcript (so it resumes from its
+notebook and transcript) and only the budget it has not yet used.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from aar.campaign.config import CampaignConfig
+from aar.campaign.executors import ResearcherJob
+from aar.campaign.layout import CampaignLayout
+from aar.campaign.spend import Spend
+from aar.campaign.state import ResearcherState
+
+MIN_MINUTES = 0.1
+"""``aar research`` needs at least this much wall time; less is treated as none left."""
+
+
+@dataclass(frozen=True)
+class HubAccess:
+    """How researchers reach the hub: its Unix socket (local sandboxes) or its URL."""
+
+    url: str
+    socket: str | None = None
+
+
+def remaining_minutes(config: CampaignConfig, researcher: ResearcherState) -> float:
+    return config.researcher_minutes - researcher.seconds / 60
+
+
+def researcher_job(
+    config: CampaignConfig,
+    layout: CampaignLayout,
+    hub: HubAccess,
+    researcher: ResearcherState,
+    spent: Spend,
+    minutes: float,
+) -> ResearcherJob:
+    """The job that runs ``researcher`` for at most ``minutes`` more."""
+    r, name = config.researchers, researcher.name
+    argv = [sys.executable, "-m", "aar", "research", "--task", config.task]
+    argv += [
+        "--bundle",
+        str(layout.bundle(config.task)),
+        "--workspace",
+        str(layout.workspace(name)),
+    ]
+    argv += ["--hub-socket", hub.socket] if hub.socket else ["--hub-url", hub.url]
+    argv += ["--sandbox", r.sandbox] + (["--allow-unsafe"] if r.allow_unsafe else [])
+    argv += ["--brain", r.resolved_brain, "--minutes", f"{minutes:.3f}"]
+    argv += ["--transcript", str(layout.transcript(name))]
+    argv += _optional(
+        model=r.model, base_url=r.base_url, api_key_env=r.api_key_env, script=r.script,
+        directions=r.directions_file, direction=researcher.direction,
+    )  # fmt: skip
+    argv += _left(config, spent)
+    resources = {"num_cpus": config.executor.cpus, "num_gpus": config.executor.gpus}
+    return ResearcherJob(
+        name=name,
+        argv=tuple(argv),
+        env={"AAR_HUB_TOKEN": researcher.token},
+        log_path=layout.log(name),
+        resources=resources,
+    )
+
+
+def _optional(**flags: object) -> list[str]:
+    argv: list[str] = []
+    for key, value in flags.items():
+        if value is not None:
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def _left(config: CampaignConfig, spent: Spend) -> list[str]:
+    """What is left of the per-researcher budgets the researcher process counts itself."""
+    b = config.budget
+    left: dict[str, object] = {
+        "dollars": None if b.dollars is None else max(b.dollars - spent.dollars, 0.0),
+        "tokens": None if b.tokens is None else max(b.tokens - spent.tokens, 0),
+        "steps": None if b.steps is None else max(b.steps - spent.steps, 0),
+    }
+    if config.researchers.resolved_brain == "baseline":
+        left = {}  # the baseline spends no model budget; the hub counts its submissions
+    return _optional(**left)

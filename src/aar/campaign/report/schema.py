@@ -1,0 +1,299 @@
+"""The campaign summary: everything the final report shows, as one typed JSON document.
+
+The campaign collects a ``CampaignSummary`` from its hub and state at the end (or at any time,
+for a running campaign), saves it beside the report and renders from it, so a report can be
+rebuilt later from ``summary.json`` alone:
+
+    summary = CampaignSummary(campaign=CampaignInfo(...), researchers=[...], scorings=[...])
+    summary.save(out / "summary.json")
+    same = CampaignSummary.load(out / "summary.json")
+
+Every model is frozen and rejects unknown fields, so a typo in the collector fails loudly.
+Datetimes without a timezone are read as UTC, so naive and aware timestamps compare.
+``diversity_of`` derives the per-direction diversity rows from the scorings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from aar.campaign.report._io import write_atomic
+from aar.core.errors import DataError
+from aar.core.pgr import estimate
+
+SCHEMA_VERSION = 1
+UNASSIGNED = "(none)"
+"""The direction of a researcher that was given none."""
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
+CampaignStatus = Literal["finished", "stopped", "running", "failed"]
+VerificationStatus = Literal["verified", "not reproduced", "failed", "no snapshot"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Score(_Model):
+    """A mean with its standard error over ``n`` values (se is None when n < 2)."""
+
+    mean: float
+    se: float | None = None
+    n: int = 1
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Score:
+        e = estimate(values)
+        return cls(mean=e.mean, se=e.se, n=e.n)
+
+
+class CampaignInfo(_Model):
+    name: str
+    dir: str
+    task: str
+    status: CampaignStatus
+    started_at: Timestamp
+    ended_at: Timestamp | None = None
+    """None while the campaign is running."""
+    wall_seconds: float
+    config: dict[str, Any] = Field(default_factory=dict)
+    """The resolved campaign configuration."""
+
+
+class Researcher(_Model):
+    name: str
+    brain: str
+    model: str | None = None
+    direction: str | None = None
+    status: str
+    """finished, failed, stopped, running, ..."""
+    reason: str | None = None
+    """Why it stopped, when it did."""
+    restarts: int = 0
+    steps: int = 0
+    dollars: float = 0.0
+    tokens: int = 0
+    submissions: int = 0
+    hours: float = 0.0
+    """Wall hours it ran."""
+    best_public_pgr: float | None = None
+    best_private_pgr: float | None = None
+
+
+class Scoring(_Model):
+    """One hub scoring of one submitted prediction vector."""
+
+    id: int
+    researcher: str
+    method: str
+    seed: int
+    at: Timestamp
+    public_pgr: float
+    private_pgr: float
+    flagged: bool = False
+    flag_reason: str | None = None
+    snapshot_id: str | None = None
+    description: str = ""
+
+
+class Verification(_Model):
+    """A snapshot re-run in a clean sandbox on fresh seeds."""
+
+    status: VerificationStatus
+    fresh: Score | None = None
+    """Private PGR on the fresh seeds."""
+    seeds: list[int] = Field(default_factory=list)
+    detail: str = ""
+
+
+class LeaderboardRow(_Model):
+    researcher: str
+    method: str
+    snapshot_id: str | None = None
+    public: Score
+    private: Score
+    flagged: int = 0
+    """How many of the row's scorings were flagged."""
+    verification: Verification | None = None
+
+
+class Vanilla(_Model):
+    """The vanilla method's reference PGR on the campaign's task."""
+
+    public: Score
+    private: Score
+
+
+class HeldoutRow(_Model):
+    """A leading method re-run on a task no researcher saw."""
+
+    task: str
+    researcher: str
+    method: str
+    snapshot_id: str | None = None
+    pgr: Score
+    vanilla: Score | None = None
+    detail: str = ""
+
+
+class Cost(_Model):
+    """What the campaign spent; ``dollars_per_researcher_hour`` is derived when not given."""
+
+    dollars: float = 0.0
+    tokens: int = 0
+    researcher_hours: float = 0.0
+    dollars_per_researcher_hour: float = 0.0
+    gpu_hours: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "dollars_per_researcher_hour" not in data:
+            hours = float(data.get("researcher_hours", 0.0))
+            rate = float(data.get("dollars", 0.0)) / hours if hours > 0 else 0.0
+            data = {**data, "dollars_per_researcher_hour": rate}
+        return data
+
+
+class Flag(_Model):
+    scoring_id: int
+    researcher: str
+    reason: str
+    at: Timestamp
+
+
+class Incident(_Model):
+    at: Timestamp
+    researcher: str | None = None
+    kind: str
+    """restart, failed, quarantine, budget, operator, ..."""
+    detail: str = ""
+
+
+class ForumPost(_Model):
+    id: str
+    kind: str
+    title: str
+    author: str
+    at: Timestamp
+    votes: int = 0
+    quarantined: bool = False
+
+
+class Diversity(_Model):
+    """How widely the researchers of one research direction searched."""
+
+    direction: str
+    researchers: list[str]
+    methods: int
+    """Distinct methods submitted."""
+    configs: int
+    """Distinct (method, snapshot or description) pairs submitted."""
+    entropy: float
+    """Shannon entropy, in bits, of the direction's scorings over methods."""
+
+
+class CampaignSummary(_Model):
+    """Everything the report shows; ``leaderboard`` is the final ranking by private PGR."""
+
+    schema_version: int = SCHEMA_VERSION
+    campaign: CampaignInfo
+    researchers: list[Researcher] = Field(default_factory=list)
+    scorings: list[Scoring] = Field(default_factory=list)
+    leaderboard: list[LeaderboardRow] = Field(default_factory=list)
+    vanilla: Vanilla | None = None
+    heldout: list[HeldoutRow] = Field(default_factory=list)
+    cost: Cost = Field(default_factory=Cost)
+    flags: list[Flag] = Field(default_factory=list)
+    incidents: list[Incident] = Field(default_factory=list)
+    forum: list[ForumPost] = Field(default_factory=list)
+    diversity: list[Diversity] = Field(default_factory=list)
+
+    def ranking(self) -> list[LeaderboardRow]:
+        """The leaderboard by private mean, best first (stable, whatever order it came in)."""
+        return sorted(self.leaderboard, key=lambda row: -row.private.mean)
+
+    def save(self, path: Path) -> None:
+        """Write JSON atomically: a reader never sees half a file, even after a crash."""
+        write_atomic(path, (self.model_dump_json(indent=2) + "\n").encode("utf-8"))
+
+    @classmethod
+    def load(cls, path: Path) -> CampaignSummary:
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise DataError(f"{path}: cannot read summary ({err.strerror})") from None
+        return cls.from_json(raw, source=str(path))
+
+    @classmethod
+    def from_json(cls, raw: str, source: str = "summary") -> CampaignSummary:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{source}: not JSON ({err.msg}, line {err.lineno})") from None
+        found = data.get("schema_version") if isinstance(data, dict) else None
+        if found != SCHEMA_VERSION:
+            raise DataError(
+                f"{source}: schema_version {found!r} is not supported "
+                f"(this aar reads version {SCHEMA_VERSION})"
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise DataError(f"{source}: invalid summary at {where}: {first['msg']}") from None
+
+
+def diversity_of(
+    scorings: Sequence[Scoring], directions_by_researcher: Mapping[str, str | None]
+) -> list[Diversity]:
+    """One row per direction, sorted by name; researchers with no direction share ``(none)``.
+
+    Every researcher in the mapping is listed under its direction, scorings or not; a scoring
+    by a researcher missing from the mapping counts under ``(none)``.
+    """
+    members: dict[str, set[str]] = defaultdict(set)
+    for name, direction in directions_by_researcher.items():
+        members[direction or UNASSIGNED].add(name)
+    by_direction: dict[str, list[Scoring]] = defaultdict(list)
+    for s in scorings:
+        direction = directions_by_researcher.get(s.researcher) or UNASSIGNED
+        members[direction].add(s.researcher)
+        by_direction[direction].append(s)
+    return [_diversity_row(d, sorted(members[d]), by_direction[d]) for d in sorted(members)]
+
+
+def _diversity_row(direction: str, researchers: list[str], scorings: list[Scoring]) -> Diversity:
+    counts = Counter(s.method for s in scorings)
+    # A snapshot pins the code exactly; without one the description is the only clue.
+    configs = {(s.method, s.snapshot_id or s.description) for s in scorings}
+    total = sum(counts.values())
+    entropy = math.fsum(c / total * math.log2(total / c) for c in counts.values())
+    return Diversity(
+        direction=direction,
+        researchers=researchers,
+        methods=len(counts),
+        configs=len(configs),
+        entropy=entropy,
+    )

@@ -1,0 +1,205 @@
+"""Collecting a campaign's summary: the hub's records, the state, transcripts and end checks.
+
+    summary = collect_summary(config, layout, state, operator, end_results)
+    write_report(summary, layout.report)
+
+Scores come only from the hub's own scoring (never from what a researcher wrote); spend
+comes from the transcripts, which the processes that call the models write.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aar.campaign.config import CampaignConfig
+from aar.campaign.finish import EndResults
+from aar.campaign.layout import CampaignLayout
+from aar.campaign.report.schema import (
+    CampaignInfo,
+    CampaignSummary,
+    Cost,
+    Flag,
+    ForumPost,
+    HeldoutRow,
+    Incident,
+    LeaderboardRow,
+    Researcher,
+    Score,
+    Scoring,
+    Vanilla,
+    Verification,
+    diversity_of,
+)
+from aar.campaign.spend import TranscriptMeter
+from aar.campaign.state import CampaignState, now
+from aar.hub.client import HubClient
+from aar.hub.schemas import LeaderboardRowOperator, ScoringOperator
+
+FORUM_DIGEST = 30
+
+
+def collect_summary(
+    config: CampaignConfig,
+    layout: CampaignLayout,
+    state: CampaignState,
+    operator: HubClient,
+    results: EndResults | None,
+) -> CampaignSummary:
+    scorings = [_scoring(s) for s in operator.scorings(task=config.task)]
+    rows = operator.private_leaderboard(config.task)
+    researchers = _researchers(config, layout, state, scorings)
+    directions = {r.name: r.direction for r in researchers}
+    return CampaignSummary(
+        campaign=_info(config, layout, state),
+        researchers=researchers,
+        scorings=scorings,
+        leaderboard=_leaderboard(rows, results),
+        vanilla=_vanilla(rows),
+        heldout=_heldout(results),
+        cost=_cost(config, researchers),
+        flags=[
+            Flag(
+                scoring_id=s.id, researcher=s.researcher, reason=s.flag_reason or "flagged", at=s.at
+            )
+            for s in scorings
+            if s.flagged
+        ],
+        incidents=[Incident(**i.model_dump()) for i in state.incidents],
+        forum=_forum(operator),
+        diversity=diversity_of(scorings, directions),
+    )
+
+
+def _info(config: CampaignConfig, layout: CampaignLayout, state: CampaignState) -> CampaignInfo:
+    status = {"finished": "finished", "stopped": "stopped"}.get(state.status, "running")
+    ended = state.ended_at
+    return CampaignInfo(
+        name=config.name or layout.root.name, dir=str(layout.root), task=config.task,
+        status=status, started_at=state.created_at, ended_at=ended,
+        wall_seconds=((ended or now()) - state.created_at).total_seconds(),
+        config=config.model_dump(mode="json"),
+    )  # fmt: skip
+
+
+def _scoring(s: ScoringOperator) -> Scoring:
+    return Scoring(
+        id=s.id, researcher=s.researcher, method=s.method, seed=s.seed, at=s.created_at,
+        public_pgr=s.public_pgr, private_pgr=s.private_pgr, flagged=s.flagged,
+        flag_reason=s.flag_reason, snapshot_id=s.snapshot_id, description=s.description,
+    )  # fmt: skip
+
+
+def _researchers(
+    config: CampaignConfig, layout: CampaignLayout, state: CampaignState, scorings: list[Scoring]
+) -> list[Researcher]:
+    best: dict[str, tuple[float, float]] = {}
+    for s in scorings:
+        public, private = best.get(s.researcher, (-math.inf, -math.inf))
+        best[s.researcher] = (
+            max(public, _finite(s.public_pgr)),
+            max(private, _finite(s.private_pgr)),
+        )
+    found = []
+    for name, r in state.researchers.items():
+        spent = TranscriptMeter(layout.transcript(name)).read()
+        top = best.get(name)
+        found.append(Researcher(
+            name=name, brain=config.researchers.resolved_brain, model=config.researchers.model,
+            direction=r.direction, status=r.status, reason=r.reason, restarts=r.restarts,
+            steps=spent.steps, dollars=spent.dollars, tokens=spent.tokens,
+            submissions=sum(1 for s in scorings if s.researcher == name), hours=r.seconds / 3600,
+            best_public_pgr=_or_none(top[0]) if top else None,
+            best_private_pgr=_or_none(top[1]) if top else None,
+        ))  # fmt: skip
+    return found
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else -math.inf
+
+
+def _or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _score(score: Score | object) -> Score:
+    return Score.model_validate(score, from_attributes=True)
+
+
+def _leaderboard(
+    rows: list[LeaderboardRowOperator], results: EndResults | None
+) -> list[LeaderboardRow]:
+    checks = {v.snapshot_id: v for v in (results.verifications if results else [])}
+    ranked = []
+    for row in rows:
+        check = checks.get(row.snapshot_id or "")
+        verification = None
+        if check is not None:
+            verification = Verification(status=check.status, seeds=check.seeds,
+                                        fresh=_score(check.fresh) if check.fresh else None,
+                                        detail=check.detail)  # fmt: skip
+        elif row.snapshot_id is None:
+            verification = Verification(status="no snapshot")
+        ranked.append(LeaderboardRow(
+            researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
+            public=_score(row.public_pgr), private=_score(row.private_pgr), flagged=row.flagged,
+            verification=verification,
+        ))  # fmt: skip
+    ranked.sort(key=lambda r: -r.private.mean if math.isfinite(r.private.mean) else math.inf)
+    return ranked
+
+
+def _vanilla(rows: list[LeaderboardRowOperator]) -> Vanilla | None:
+    """Vanilla's reference: every vanilla row's scorings pooled (weighted by their counts)."""
+    mine = [r for r in rows if r.method == "vanilla"]
+    if not mine:
+        return None
+
+    def pooled(scores: list[Score]) -> Score:
+        n = sum(s.n for s in scores)
+        return Score(mean=sum(s.mean * s.n for s in scores) / n, se=None, n=n)
+
+    return Vanilla(public=pooled([_score(r.public_pgr) for r in mine]),
+                   private=pooled([_score(r.private_pgr) for r in mine]))  # fmt: skip
+
+
+def _heldout(results: EndResults | None) -> list[HeldoutRow]:
+    if results is None:
+        return []
+    vanilla = {h.task: h.pgr for h in results.heldout if h.snapshot_id is None and h.pgr}
+    rows = []
+    for h in results.heldout:
+        if h.pgr is None and not h.detail:
+            continue
+        rows.append(HeldoutRow(
+            task=h.task, researcher=h.researcher, method=h.method, snapshot_id=h.snapshot_id,
+            pgr=_score(h.pgr) if h.pgr else Score(mean=math.nan, n=0),
+            vanilla=_score(vanilla[h.task]) if h.task in vanilla else None, detail=h.detail,
+        ))  # fmt: skip
+    return rows
+
+
+def _cost(config: CampaignConfig, researchers: list[Researcher]) -> Cost:
+    hours = sum(r.hours for r in researchers)
+    gpus = config.executor.gpus
+    return Cost(
+        dollars=sum(r.dollars for r in researchers), tokens=sum(r.tokens for r in researchers),
+        researcher_hours=hours, gpu_hours=hours * gpus if gpus else None,
+    )  # fmt: skip
+
+
+def _forum(operator: HubClient) -> list[ForumPost]:
+    """The digest: the most voted posts first, then the newest (posts come newest first)."""
+    posts = sorted(operator.list_posts(limit=200), key=lambda p: -int(p.get("score", 0)))
+    return [
+        ForumPost(
+            id=str(p["id"]),
+            kind=str(p["kind"]),
+            title=str(p["title"]),
+            author=str(p["author"]),
+            at=p["created_at"],
+            votes=int(p.get("score", 0)),
+            quarantined=bool(p.get("quarantined", False)),
+        )
+        for p in posts[:FORUM_DIGEST]
+    ]

@@ -1,0 +1,199 @@
+"""A whole campaign, start to report: ``aar run`` is a thin layer over this.
+
+    campaign = Campaign.create(Path("campaigns/first"), config)     # or Campaign.resume(path)
+    report = campaign.run(view)                                      # the report's index.html
+
+``run`` starts the hub (or uses the configured one), publishes the task, enrolls the
+researchers with tokens and directions, runs the research phase (``Supervisor``), then the
+end checks and the report. State is saved as it goes; an interruption (Ctrl-C, SIGTERM)
+stops researchers and hub cleanly and raises ``CampaignInterruptedError``, and a killed campaign
+leaves a folder that ``Campaign.resume`` continues.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from aar.campaign.config import CampaignConfig, load_config, save_config
+from aar.campaign.executors import make_executor
+from aar.campaign.finish import EndResults, end_checks, results_path
+from aar.campaign.hubproc import HubProcess
+from aar.campaign.jobs import HubAccess
+from aar.campaign.layout import CampaignLayout
+from aar.campaign.live import View
+from aar.campaign.publish import publish
+from aar.campaign.report_data import collect_summary
+from aar.campaign.state import CampaignState, now
+from aar.campaign.supervisor import Supervisor
+from aar.core.errors import AarError, ConfigError
+from aar.hub.client import HubClient
+
+
+class CampaignInterruptedError(AarError):
+    """The campaign was stopped before its end; ``aar run --resume DIR`` continues it."""
+
+    exit_code = 130
+
+
+@dataclass
+class Hub:
+    access: HubAccess
+    operator: HubClient
+
+
+class Campaign:
+    def __init__(
+        self, layout: CampaignLayout, config: CampaignConfig, state: CampaignState
+    ) -> None:
+        self.layout, self.config, self.state = layout, config, state
+
+    @classmethod
+    def create(cls, directory: Path, config: CampaignConfig) -> Campaign:
+        layout = CampaignLayout(directory)
+        if layout.state.exists():
+            raise ConfigError(
+                f"{directory} already holds a campaign; continue it with "
+                f"aar run --resume {directory}"
+            )
+        if directory.exists() and any(directory.iterdir()):
+            raise ConfigError(f"{directory} is not empty; give a new folder for the campaign")
+        layout.create()
+        if not layout.socket_fits():
+            raise ConfigError(
+                f"{directory} is too deep for the hub's Unix socket; use a shorter path"
+            )
+        save_config(config, layout.config)
+        state = CampaignState()
+        state.save(layout.state)
+        return cls(layout, config, state)
+
+    @classmethod
+    def resume(cls, directory: Path, overrides: dict[str, object] | None = None) -> Campaign:
+        """The campaign in ``directory``; ``overrides`` (e.g. a longer budget) are saved."""
+        layout = CampaignLayout(directory)
+        if not layout.state.exists():
+            raise ConfigError(f"no campaign in {directory} (it has no state.json)")
+        config = load_config(layout.config, overrides)
+        save_config(config, layout.config)
+        return cls(layout, config, CampaignState.load_or_new(layout.state))
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def run(self, view: View) -> Path:
+        """Run to the end (or on from where it stopped); returns the report's index.html."""
+        with _interruptible(), self.hub() as hub:
+            try:
+                self._publish(hub.operator, view)
+                self._enroll(hub.operator)
+                if self.state.status in ("created", "running", "stopped"):
+                    self._research(hub, view)
+            except KeyboardInterrupt:
+                self.state.status = "stopped"
+                self.state.incident("operator", None, "interrupted")
+                self.state.save(self.layout.state)
+                raise CampaignInterruptedError(
+                    f"campaign stopped; continue it with aar run --resume {self.layout.root}"
+                ) from None
+            return self._finish(hub.operator, view)
+
+    def report(self) -> Path:
+        """Write the report from the campaign as it stands (its hub is started to read it)."""
+        from aar.campaign.report import write_report
+
+        with self.hub() as hub:
+            results = EndResults.load(results_path(self.layout))
+            summary = collect_summary(self.config, self.layout, self.state, hub.operator, results)
+            return write_report(summary, self.layout.report)
+
+    @contextmanager
+    def hub(self) -> Iterator[Hub]:
+        """The configured hub, or one started in the campaign folder (stopped on exit)."""
+        if self.config.hub.url:
+            token = os.environ.get(self.config.hub.operator_token_env)
+            if not token:
+                raise ConfigError(
+                    f"hub.url needs the operator token in ${self.config.hub.operator_token_env}"
+                )
+            with HubClient(self.config.hub.url, token) as client:
+                yield Hub(HubAccess(self.config.hub.url), client)
+            return
+        local = self.config.executor.kind == "local"
+        socket = self.layout.socket if local else None
+        with HubProcess.start(self.layout.hub, socket=socket, port=self.config.hub.port,
+                              flags=self._hub_flags()) as process:  # fmt: skip
+            access = HubAccess(process.url, str(socket) if socket else None)
+            self.state.hub_url = process.url
+            self.state.save(self.layout.state)
+            with HubClient(process.url, process.operator_token) as client:
+                yield Hub(access, client)
+
+    def _hub_flags(self) -> list[str]:
+        b, h = self.config.budget, self.config.hub
+        flags = ["--per-hour", str(b.submissions_per_hour), "--total", str(b.submissions)]
+        flags += ["--transcripts-dir", str(self.layout.transcripts)]
+        if h.database_url:
+            flags += ["--database-url", h.database_url]
+        if h.artifact_url:
+            flags += ["--artifact-url", h.artifact_url]
+        return flags
+
+    def _publish(self, operator: HubClient, view: View) -> None:
+        c = self.config
+        if self.state.published:
+            return
+        if c.task not in {t.name for t in operator.tasks()}:
+            view.message(
+                f"publishing {c.task} ({c.seeds} seeds; the first run embeds its data) ..."
+            )
+            publish(operator, c.task, c.task_options, seeds=range(c.seeds),
+                    split_seed=c.split_seed, bundle_dir=self.layout.bundle(c.task))  # fmt: skip
+        self.state.published = True
+        self.state.save(self.layout.state)
+
+    def _enroll(self, operator: HubClient) -> None:
+        from aar.campaign.enroll import enroll
+
+        enroll(self.config, self.state, operator)
+        self.state.save(self.layout.state)
+
+    def _research(self, hub: Hub, view: View) -> None:
+        c = self.config
+        options = {"address": c.executor.ray_address} if c.executor.kind == "ray" else {}
+        with make_executor(c.executor.kind, **options) as executor:
+            supervisor = Supervisor(
+                c, self.layout, self.state, executor, hub.operator, hub.access, view
+            )
+            reason = supervisor.run()
+        view.message(f"research phase over: {reason}")
+        self.state.status = "researched"
+        self.state.save(self.layout.state)
+
+    def _finish(self, operator: HubClient, view: View) -> Path:
+        from aar.campaign.report import write_report
+
+        results = end_checks(self.config, self.layout, operator, say=view.message)
+        if self.state.status != "finished":
+            self.state.status, self.state.ended_at = "finished", now()
+            self.state.save(self.layout.state)
+        summary = collect_summary(self.config, self.layout, self.state, operator, results)
+        return write_report(summary, self.layout.report)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM stops the campaign the way Ctrl-C does: cleanly, resumable."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,131 @@
+"""Campaign config: TOML, flags over it, validation that names the field, the saved copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from aar.campaign.config import CampaignConfig, load_config, save_config
+from aar.campaign.jobs import HubAccess, researcher_job
+from aar.campaign.layout import CampaignLayout
+from aar.campaign.spend import Spend
+from aar.campaign.state import CampaignState, ResearcherState
+from aar.cli.run import FLAG_FIELDS
+from aar.core.errors import ConfigError
+
+
+def fields(model: type[BaseModel], prefix: str = "") -> set[str]:
+    found = set()
+    for name, info in model.model_fields.items():
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            found |= fields(kind, f"{prefix}{name}.")
+        else:
+            found.add(prefix + name)
+    return found
+
+
+def test_every_config_field_is_also_a_flag() -> None:
+    flagged = set(FLAG_FIELDS.values()) | {"task_options"}  # --task-option KEY=VALUE
+    assert fields(CampaignConfig) == flagged
+
+
+def test_defaults_are_a_short_baseline_campaign_on_geofacts() -> None:
+    config = load_config(None)
+    assert (config.task, config.researchers.count) == ("geofacts", 4)
+    assert config.researchers.resolved_brain == "baseline"
+    assert config.fleet.minutes <= 5
+    assert config.heldout == ["toy"]
+    assert load_config(None, {"task": "toy"}).heldout == []
+
+
+def test_a_model_alone_picks_its_brain() -> None:
+    assert load_config(
+        None, {"researchers.model": "claude-opus-4-6"}
+    ).researchers.resolved_brain == ("anthropic")
+    qwen = load_config(None, {"researchers.model": "qwen3", "researchers.base_url": "http://x/v1"})
+    assert qwen.researchers.resolved_brain == "openai"
+
+
+def test_a_file_with_flags_over_it_round_trips_through_the_saved_copy(tmp_path: Path) -> None:
+    file = tmp_path / "campaign.toml"
+    file.write_text(
+        'task = "toy"\n[researchers]\ncount = 2\ndirections = ["noisy-channel"]\n'
+        "[fleet]\nminutes = 2.5\ndollars = 10.0\n[task_options]\nn_labeled = 300\n"
+    )
+    config = load_config(file, {"researchers.count": 3, "end.verify_seeds": [7, 8]})
+    assert config.researchers.count == 3
+    assert config.researchers.directions == ["noisy-channel"]
+    assert (config.fleet.minutes, config.fleet.dollars) == (2.5, 10.0)
+    assert config.task_options == {"n_labeled": 300}
+    save_config(config, tmp_path / "saved.toml")
+    assert load_config(tmp_path / "saved.toml") == config
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "message"),
+    [
+        (
+            "[researchers]\ncount = 0\n",
+            {},
+            "researchers.count: Input should be greater than or equal to 1",
+        ),
+        ("[budget]\nminuts = 3\n", {}, "budget.minuts: unknown field"),
+        ("colour = 1\n", {}, "colour: unknown field"),
+        ("", {"researchers.brain": "anthropic"}, "brain anthropic needs a model"),
+        ("", {"researchers.brain": "scripted"}, "brain scripted needs a script"),
+        ("", {"researchers.sandbox": "process"}, "sandbox process does not isolate"),
+        ("", {"executor.kind": "slurm"}, "executor.kind: Input should be 'local' or 'ray'"),
+        ("[fleet]\nminutes = -1\n", {}, "fleet.minutes: Input should be greater than 0"),
+        ("task = [\n", {}, "not valid TOML"),
+    ],
+)
+def test_bad_configs_name_the_field_and_the_problem(
+    tmp_path: Path, text: str, overrides: dict[str, object], message: str
+) -> None:
+    file = tmp_path / "bad.toml"
+    file.write_text(text)
+    with pytest.raises(ConfigError, match=r"bad\.toml") as caught:
+        load_config(file, overrides)
+    assert message in str(caught.value)
+
+
+def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no campaign config at"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_a_restarted_researcher_gets_only_what_is_left_of_its_budget(tmp_path: Path) -> None:
+    config = load_config(None, {
+        "researchers.model": "qwen3", "researchers.base_url": "http://llm/v1",
+        "budget.dollars": 5.0, "budget.tokens": 1000, "researchers.api_key_env": "KEY",
+    })  # fmt: skip
+    layout = CampaignLayout(tmp_path)
+    researcher = ResearcherState(name="r01", token="t0k", direction="noisy-channel")
+    spent = Spend(dollars=1.5, tokens=400)
+    job = researcher_job(config, layout, HubAccess("http://hub", "/s.sock"), researcher, spent, 2.0)
+    argv = list(job.argv)
+    assert argv[argv.index("--dollars") + 1] == "3.5"
+    assert argv[argv.index("--tokens") + 1] == "600"
+    assert argv[argv.index("--minutes") + 1] == "2.000"
+    assert argv[argv.index("--hub-socket") + 1] == "/s.sock"
+    assert argv[argv.index("--direction") + 1] == "noisy-channel"
+    assert argv[argv.index("--transcript") + 1] == str(layout.transcript("r01"))
+    assert job.env == {"AAR_HUB_TOKEN": "t0k"}
+    assert "t0k" not in argv  # tokens stay out of process listings
+
+
+def test_state_is_saved_atomically_and_privately(tmp_path: Path) -> None:
+    state = CampaignState()
+    state.researchers["r01"] = ResearcherState(name="r01", token="secret")
+    state.incident("restart", "r01", "exit code -9")
+    state.save(tmp_path / "state.json")
+    assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
+    again = CampaignState.load_or_new(tmp_path / "state.json")
+    assert again.researchers["r01"].token == "secret"
+    assert again.incidents[0].detail == "exit code -9"
+    (tmp_path / "state.json").write_text("{broken")
+    with pytest.raises(Exception, match=r"state\.json is damaged"):
+        CampaignState.load_or_new(tmp_path / "state.json")

@@ -1,0 +1,108 @@
+"""Crashes and interruptions: researchers and the campaign itself killed at random points.
+
+Whatever the hub acknowledged to a researcher (a scoring, a post, a snapshot: the transcripts
+record every answer) must still be there at the end, every account's budget must hold, and
+``aar run --resume`` must bring the campaign to its report.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+from aar.campaign.state import CampaignState
+from tests.campaignkit import (
+    SMALL_TOY,
+    acknowledged,
+    campaign_hub,
+    finish,
+    sandbox_flags,
+    start,
+    state,
+    wait_for,
+)
+
+
+def scored(folder: Path, name: str) -> bool:
+    transcript = folder / "transcripts" / f"{name}.jsonl"
+    return transcript.exists() and "scoring #" in transcript.read_text()
+
+
+def running_pid(folder: Path, name: str) -> int | None:
+    researcher = state(folder).researchers.get(name)
+    return researcher.pid if researcher and researcher.status == "running" else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def check_nothing_acknowledged_was_lost(folder: Path) -> None:
+    told = acknowledged(folder)
+    assert told["submit_predictions"], "no researcher got a scoring: the test checked nothing"
+    with campaign_hub(folder) as operator:
+        scorings = {str(s.id) for s in operator.scorings()}
+        posts = {p["id"] for p in operator.list_posts(limit=1000)}
+        snapshots = {s.id for s in operator.snapshots(limit=1000)}
+        accounts = operator.accounts()
+        per_researcher = {a.name: a.budget for a in accounts}
+    assert told["submit_predictions"] <= scorings
+    assert told["forum_post"] <= posts
+    assert told["share_snapshot"] <= snapshots
+    for budget in per_researcher.values():
+        assert budget.used_total <= budget.total
+
+
+def test_killed_researchers_restart_and_a_killed_campaign_resumes(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    folder = tmp_path / "c"
+    flags = ["--researchers", "2", "--budget-minutes", "1.2", "--max-restarts", "3",
+             "--researcher-submissions", "6", "--verify-top-k", "1", "--heldout-task", "toy",
+             *sandbox_flags()]  # fmt: skip
+    campaign = start("--dir", str(folder), *SMALL_TOY, *flags)
+    wait_for(lambda: scored(folder, "r01") and running_pid(folder, "r01"), timeout=180)
+    time.sleep(rng.uniform(0, 3))
+    victim = running_pid(folder, "r01")
+    assert victim is not None
+    os.killpg(victim, signal.SIGKILL)  # a researcher crashes mid-work
+    wait_for(lambda: state(folder).researchers["r01"].restarts >= 1, timeout=60)
+    time.sleep(rng.uniform(1, 8))
+    leftovers = [r.pid for r in state(folder).researchers.values() if r.pid]
+    campaign.kill()  # the campaign itself dies, leaving its hub and researchers behind
+    campaign.wait(timeout=30)
+    resumed = start("--resume", str(folder))
+    output = finish(resumed)
+    assert "report: " in output
+    assert not any(alive(pid) for pid in leftovers)
+    final = CampaignState.load_or_new(folder / "state.json")
+    assert final.status == "finished"
+    assert any(i.kind == "restart" and i.researcher == "r01" for i in final.incidents)
+    assert final.research_seconds < 1.2 * 60 + 30  # the wall budget held across the kill
+    check_nothing_acknowledged_was_lost(folder)
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_campaign(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    flags = ["--researchers", "1", "--budget-minutes", "0.6", "--verify-top-k", "1",
+             "--heldout-task", "toy", *sandbox_flags()]  # fmt: skip
+    campaign = start("--dir", str(folder), *SMALL_TOY, *flags)
+    wait_for(lambda: scored(folder, "r01"), timeout=180)
+    hub_pid = int((folder / "hub" / "hub.pid").read_text())
+    researcher_pid = running_pid(folder, "r01")
+    campaign.send_signal(signal.SIGINT)
+    output, _ = campaign.communicate(timeout=60)
+    assert campaign.returncode == 130, output
+    assert f"continue it with aar run --resume {folder}" in output
+    stopped = state(folder)
+    assert stopped.status == "stopped"
+    assert not alive(hub_pid)
+    assert researcher_pid is None or not alive(researcher_pid)
+    finish(start("--resume", str(folder)))
+    assert state(folder).status == "finished"
+    check_nothing_acknowledged_was_lost(folder)
