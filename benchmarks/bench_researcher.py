@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,10 +23,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servekit
-
-from tests.servekit import served_hub
-
+from aar.campaign.hubproc import HubProcess
 from aar.core.transcripts import Transcript
 from aar.hub.client import HubClient
 from aar.researchers.loop import LLMBudget, ResearchLoop
@@ -76,9 +72,10 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     folder = Path(tempfile.mkdtemp(prefix="aar-bench-researcher-"))
     rows: dict[str, list[float]] = {}
-    with served_hub(folder / "hub") as hub:
+    socket = folder / "hub" / "hub.sock"
+    with HubProcess.start(folder / "hub", socket=socket) as hub:
         operator = HubClient(hub.url, hub.operator_token)
-        client = HubClient.unix(str(hub.socket), operator.create_researcher("r1").token)
+        client = HubClient.unix(str(socket), operator.create_researcher("r1").token)
         (folder / "ws").mkdir()
         spec = SandboxSpec(workspace=folder / "ws")
         with make_sandbox(args.backend, spec, allow_unsafe=args.backend == "process") as sandbox:

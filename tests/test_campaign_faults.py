@@ -2,7 +2,8 @@
 
 Whatever the hub acknowledged to a researcher (a scoring, a post, a snapshot: the transcripts
 record every answer) must still be there at the end, every account's budget must hold, and
-``aar run --resume`` must bring the campaign to its report.
+``aar run --resume`` must bring the campaign to its report. The SIGKILL test is marked slow
+(``pytest -m slow``, which CI runs); the Ctrl-C test runs by default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import random
 import signal
 import time
 from pathlib import Path
+
+import pytest
 
 from aar.campaign.state import CampaignState
 from tests.campaignkit import (
@@ -59,6 +62,7 @@ def check_nothing_acknowledged_was_lost(folder: Path) -> None:
         assert budget.used_total <= budget.total
 
 
+@pytest.mark.slow  # about two minutes; CI runs it with -m slow
 def test_killed_researchers_restart_and_a_killed_campaign_resumes(tmp_path: Path) -> None:
     rng = random.Random(5)
     folder = tmp_path / "c"

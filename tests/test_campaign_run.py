@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aar.hub.client import HubClient
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
+from tests.browserkit import chromium
 from tests.campaignkit import SMALL_TOY, campaign_hub, finish, sandbox_flags, start, state, wait_for
+from tests.servekit import served_hub
 
 
 def summary_of(folder: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((folder / "report" / "summary.json").read_text())
 
 
-def test_a_baseline_campaign_ends_with_verified_results_and_a_report(tmp_path: Path) -> None:
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+def test_a_baseline_campaign_ends_with_verified_results_and_a_report(
+    tmp_path: Path, browser: Any
+) -> None:
     folder = tmp_path / "c"
     flags = ["--researchers", "2", "--budget-minutes", "0.8", "--heldout-task", "toy",
              "--verify-top-k", "2", *sandbox_flags()]  # fmt: skip
@@ -45,6 +55,20 @@ def test_a_baseline_campaign_ends_with_verified_results_and_a_report(tmp_path: P
         scorings = operator.scorings()
     assert {s.researcher for s in scorings} <= {"r01", "r02", "extra"}
     assert len(summary["scorings"]) == len([s for s in scorings if s.task == "toy"])
+    shows_in_chromium(folder / "report" / "index.html", browser, rows=len(summary["leaderboard"]))
+
+
+def shows_in_chromium(index: Path, browser: Any, rows: int) -> None:
+    page, problems = browser.new_page(), []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(index.as_uri(), wait_until="load")
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) == 3
+    assert all(w > 0 for w in widths)
+    assert page.locator("#ranking tbody tr").count() == rows
+    assert problems == []
+    page.close()
 
 
 def test_a_folder_holding_a_campaign_is_not_overwritten(tmp_path: Path) -> None:
@@ -59,37 +83,48 @@ def test_a_folder_holding_a_campaign_is_not_overwritten(tmp_path: Path) -> None:
     assert "has no state.json" in missing.communicate(timeout=120)[0]
 
 
-def test_an_llm_campaign_talks_to_the_configured_model(tmp_path: Path) -> None:
+def test_an_llm_campaign_on_a_hub_it_is_given(tmp_path: Path) -> None:
     run_vanilla = FakeToolCall("run_method", {"method": "vanilla"})
     predictions = {"path": prediction_file("vanilla", {}, 0), "method": "vanilla"}
     submit = FakeToolCall("submit_predictions", predictions)
     script = [FakeReply(tool_calls=(run_vanilla,)), FakeReply(tool_calls=(submit,))]
     folder = tmp_path / "c"
-    with FakeLLMServer(script) as llm:
+    with served_hub(tmp_path / "hub") as hub, FakeLLMServer(script) as llm:
         process = start(
             "--dir", str(folder), *SMALL_TOY, "--researchers", "1", "--model", "qwen3",
             "--base-url", llm.openai_base_url, "--api-key-env", "FAKE_KEY",
             "--researcher-steps", "2", "--budget-minutes", "1", "--heldout-task", "toy",
-            *sandbox_flags(), env={"FAKE_KEY": "sk-fake"},
+            "--hub-url", hub.url, *sandbox_flags(),
+            env={"FAKE_KEY": "sk-fake", "AAR_OPERATOR_TOKEN": hub.operator_token},
         )  # fmt: skip
         finish(process)
         assert llm.requests[0].headers.get("authorization") == "Bearer sk-fake"
+        with HubClient(hub.url, hub.operator_token) as operator:
+            assert [a.name for a in operator.accounts() if a.role == "researcher"] == ["r01"]
+    assert not (folder / "hub" / "hub.db").exists()  # the given hub stored everything
     summary = summary_of(folder)
     [researcher] = summary["researchers"]
     assert (researcher["brain"], researcher["model"], researcher["steps"]) == ("openai", "qwen3", 2)
     assert researcher["reason"].startswith("step budget reached")
     assert [s["method"] for s in summary["scorings"]] == ["vanilla"]
-    assert os.environ.get("FAKE_KEY") is None  # the key went to the campaign only
 
 
 @pytest.mark.slow
-def test_a_campaign_on_a_local_ray_cluster(tmp_path: Path) -> None:
+def test_a_cluster_campaign_ray_postgresql_and_an_artifact_url(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The cluster setup on one machine: researchers as Ray actors reaching the hub by URL,
+    the hub on PostgreSQL, snapshots behind an fsspec URL."""
     pytest.importorskip("ray")
-    folder = tmp_path / "c"
+    folder, artifacts = tmp_path / "c", tmp_path / "shared-artifacts"
     flags = ["--researchers", "2", "--budget-minutes", "0.6", "--executor", "ray",
-             "--heldout-task", "toy", *sandbox_flags()]  # fmt: skip
-    process = start("--dir", str(folder), *SMALL_TOY, *flags)
-    finish(process)
+             "--database-url", postgres_url, "--artifact-url", f"file://{artifacts}",
+             "--heldout-task", "toy", "--verify-top-k", "1", *sandbox_flags()]  # fmt: skip
+    finish(start("--dir", str(folder), *SMALL_TOY, *flags))
     summary = summary_of(folder)
     assert summary["campaign"]["status"] == "finished"
     assert all(r["submissions"] > 0 for r in summary["researchers"])
+    assert not (folder / "hub" / "hub.db").exists()  # the database is PostgreSQL's
+    assert any(artifacts.rglob("*")), "no snapshot reached the artifact URL"
+    verified = [r["verification"] for r in summary["leaderboard"] if r["verification"]]
+    assert any(v["status"] in ("verified", "not reproduced") for v in verified)

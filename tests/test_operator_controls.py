@@ -84,6 +84,16 @@ def test_pause_resume_and_stop_from_the_dashboard(hub: Hub) -> None:
     assert alice.me().status == "active"
 
 
+def test_add_a_researcher_from_the_dashboard(hub: Hub) -> None:
+    client = logged_in(hub)
+    message = act(client, "/dashboard/researchers", name="carol")
+    assert message == "researcher carol added (a running campaign starts it)"
+    assert status_of(hub, "carol") == "active"
+    assert "already exists" in act(client, "/dashboard/researchers", name="carol")
+    assert "name" in act(client, "/dashboard/researchers", name="bad name!")
+    assert [a.name for a in hub.operator.accounts()].count("carol") == 1
+
+
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(hub: Hub) -> None:
     hub.researcher("alice")
     client = logged_in(hub)

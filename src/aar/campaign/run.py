@@ -63,11 +63,12 @@ class Campaign:
             )
         if directory.exists() and any(directory.iterdir()):
             raise ConfigError(f"{directory} is not empty; give a new folder for the campaign")
-        layout.create()
-        if not layout.socket_fits():
+        uses_socket = config.executor.kind == "local" and config.hub.url is None
+        if uses_socket and not layout.socket_fits():
             raise ConfigError(
                 f"{directory} is too deep for the hub's Unix socket; use a shorter path"
             )
+        layout.create()
         save_config(config, layout.config)
         state = CampaignState()
         state.save(layout.state)

@@ -54,6 +54,9 @@ class CampaignState(BaseModel):
     published: bool = False
     researchers: dict[str, ResearcherState] = Field(default_factory=dict)
     incidents: list[Incident] = Field(default_factory=list)
+    overhead: dict[str, float] = Field(
+        default_factory=dict, description="the supervisor's own cost in its last run"
+    )
     hub_url: str | None = Field(None, description="where the campaign's hub answered last")
 
     @classmethod

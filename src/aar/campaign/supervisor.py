@@ -63,6 +63,8 @@ class Supervisor:
         self.fleet = FleetView()
         self._began, self._seconds_before = time.monotonic(), state.research_seconds
         self._last_save = 0.0
+        self._tick_seconds: list[float] = []
+        self._cpu_began = time.process_time()
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -70,16 +72,35 @@ class Supervisor:
         """Research until a fleet budget is spent or every researcher is done."""
         self.state.status = "running"
         end_leftover_researchers(self.state)
+        reason = "the campaign was interrupted"
         try:
             for researcher in self.state.active():
                 self._start(researcher)
-            while (reason := self._tick()) is None:
+            while (ended := self._timed_tick()) is None:
                 time.sleep(self.poll_seconds)
+            reason = ended
         finally:
-            self._stop_all("the campaign stopped")
+            self._stop_all(reason)
             self._save()
         self.state.incident("research", None, reason)
         return reason
+
+    def _timed_tick(self) -> str | None:
+        started = time.perf_counter()
+        try:
+            return self._tick()
+        finally:
+            self._tick_seconds.append(time.perf_counter() - started)
+
+    def overhead(self) -> dict[str, float]:
+        """What watching the fleet cost this process: per poll, and CPU in total."""
+        ticks = sorted(self._tick_seconds) or [0.0]
+        return {
+            "polls": len(self._tick_seconds),
+            "poll_ms_mean": 1000 * sum(ticks) / len(ticks),
+            "poll_ms_p99": 1000 * ticks[min(len(ticks) - 1, int(0.99 * len(ticks)))],
+            "cpu_seconds": time.process_time() - self._cpu_began,
+        }
 
     def _tick(self) -> str | None:
         for name, code in self.executor.poll().items():
@@ -261,6 +282,7 @@ class Supervisor:
         for name in self.running:
             self.state.researchers[name].seconds = self._seconds(self.state.researchers[name])
         self.state.research_seconds = self._seconds_before + time.monotonic() - self._began
+        self.state.overhead = self.overhead()
         self.state.save(self.layout.state)
         self._last_save = time.monotonic()
 

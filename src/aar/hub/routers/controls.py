@@ -1,5 +1,6 @@
 """The operator's controls on the dashboard: plain HTML forms, each answered with a redirect.
 
+    POST /dashboard/researchers                 name (a new researcher account)
     POST /dashboard/researchers/{name}/status   status=active|paused|stopped
     POST /dashboard/researchers/{name}/budget   per_hour, total, add_total (blank: unchanged)
     POST /dashboard/forum/guidance              title, body, tags (comma-separated)
@@ -27,15 +28,31 @@ from pydantic import BaseModel, ValidationError
 
 from aar.hub.dashboard_session import ActionRefused, OperatorForm, redirect_with_message
 from aar.hub.deps import SessionDep, StateDep
-from aar.hub.routers.accounts import change_account
+from aar.hub.routers.accounts import change_account, create_account
 from aar.hub.routers.forum import PostCreate, QuarantineCreate, set_quarantine, store_post
-from aar.hub.schemas import AccountUpdate
+from aar.hub.schemas import AccountCreate, AccountUpdate
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 OVERVIEW, FORUM = "/dashboard", "/dashboard/forum"
 DONE = {"active": "resumed", "paused": "paused", "stopped": "stopped"}
 FormText = Annotated[str, Form()]
 M = TypeVar("M", bound=BaseModel)
+
+
+@router.post("/researchers")
+def add_researcher(
+    request: Request, operator: OperatorForm, session: SessionDep, name: FormText = ""
+) -> Response:
+    """Create a researcher account. A running campaign adopts it (with a token of its own)
+    and starts it; its token is not shown here, since the campaign replaces it anyway."""
+
+    def act() -> str:
+        created = create_account(
+            _parsed(AccountCreate, {"name": name}, OVERVIEW), operator, session
+        )
+        return f"researcher {created.name} added (a running campaign starts it)"
+
+    return _run(request, OVERVIEW, {"add researcher": name[:64]}, act)
 
 
 @router.post("/researchers/{name}/status")

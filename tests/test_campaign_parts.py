@@ -1,0 +1,108 @@
+"""The campaign's small parts: metering transcripts, judging re-runs, the live view, enrolling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from aar.campaign.config import load_config
+from aar.campaign.enroll import directions
+from aar.campaign.layout import CampaignLayout
+from aar.campaign.live import FleetView, LogLines, ResearcherRow, make_view, table
+from aar.campaign.spend import TranscriptMeter
+from aar.campaign.verify import judge
+from aar.core.errors import ConfigError
+from aar.core.pgr import Estimate
+from aar.hub.schemas import Score
+
+
+def line(**fields: object) -> str:
+    return json.dumps({"step": 1, "at": "2026-11-27T00:00:00+00:00", **fields}) + "\n"
+
+
+def test_the_meter_counts_model_spend_and_submissions_as_the_transcript_grows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r01.jsonl"
+    meter = TranscriptMeter(path)
+    assert meter.read().steps == 0  # no transcript yet
+    usage = {"input_tokens": 100, "output_tokens": 20, "cache_read_tokens": 5,
+             "cache_write_tokens": 0}  # fmt: skip
+    path.write_text(
+        line(kind="event", event="start", brain="anthropic")
+        + line(kind="model", cost_usd=0.25, usage=usage)
+        + line(kind="tool", name="submit_predictions", is_error=False)
+        + line(kind="tool", name="submit_predictions", is_error=True)
+        + '{"kind": "model", "cost_usd": 9'  # torn: still being written
+    )
+    spent = meter.read()
+    assert (spent.steps, spent.dollars, spent.tokens, spent.submissions) == (1, 0.25, 125, 1)
+    with path.open("a") as handle:
+        handle.write('9, "usage": {}}\n' + line(kind="event", event="stop", reason="budget"))
+    spent = meter.read()
+    assert (spent.steps, spent.dollars, spent.last_stop) == (2, 99.25, "budget")
+
+
+def test_the_baseline_counts_its_tool_calls_as_steps(tmp_path: Path) -> None:
+    path = tmp_path / "r02.jsonl"
+    path.write_text(
+        line(kind="event", event="start", brain="baseline")
+        + line(kind="tool", name="run_method", is_error=False)
+        + line(kind="tool", name="submit_predictions", is_error=False)
+    )
+    spent = TranscriptMeter(path).read()
+    assert (spent.steps, spent.submissions, spent.dollars) == (2, 1, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("claimed", "fresh", "verdict"),
+    [
+        (Score(mean=0.40, se=0.01, n=3), Estimate(0.39, 0.01, 2), "verified"),
+        (Score(mean=0.40, se=None, n=1), Estimate(0.36, None, 1), "verified"),  # within 0.05
+        (Score(mean=0.40, se=0.01, n=3), Estimate(0.20, 0.01, 2), "not reproduced"),
+        (Score(mean=0.40, se=0.10, n=3), Estimate(0.25, 0.05, 2), "verified"),  # noisy claim
+        (Score(mean=0.40, se=0.01, n=3), None, "failed"),
+    ],
+)
+def test_a_rerun_is_judged_against_the_claim_and_its_noise(
+    claimed: Score, fresh: Estimate | None, verdict: str
+) -> None:
+    assert judge(claimed, fresh, tolerance=0.05) == verdict
+
+
+def test_the_live_table_shows_each_researcher_and_the_fleet() -> None:
+    rows = [
+        ResearcherRow("r01", "noisy-channel", "running", 12, 3, 0.41, 51_200, 0.33, 0.31, 1, 2.5)
+    ]
+    fleet = FleetView(dollars=0.41, submissions=3, minutes_left=1.5, best={"r01": (0.33, 0.31)})
+    console = Console(record=True, width=200)
+    console.print(table(rows, fleet))
+    text = console.export_text()
+    for shown in ("r01", "noisy-channel", "running", "0.33", "0.31", "51,200", "0.41"):
+        assert shown in text
+    assert isinstance(make_view(console, live=False), LogLines)
+
+
+def test_log_lines_print_only_changes(tmp_path: Path) -> None:
+    console = Console(record=True, width=300)
+    view = LogLines(console, every=0)
+    row = ResearcherRow("r01", None, "running", 1, 0, 0.0, 0, None, None, 0, 0.1)
+    view.update([row], FleetView())
+    view.update([row], FleetView())
+    assert console.export_text().count("r01 running") == 1
+
+
+def test_unknown_directions_are_named(tmp_path: Path) -> None:
+    config = load_config(None, {"researchers.directions": ["noisy-channel", "telepathy"]})
+    with pytest.raises(ConfigError, match="unknown directions telepathy; directions: "):
+        directions(config)
+    chosen = directions(load_config(None, {"researchers.directions": ["noisy-channel"]}))
+    assert [d.name for d in chosen] == ["noisy-channel"]
+
+
+def test_a_campaign_folder_too_deep_for_the_socket_is_caught(tmp_path: Path) -> None:
+    assert CampaignLayout(tmp_path / "c").socket_fits()
+    assert not CampaignLayout(tmp_path / ("x" * 120)).socket_fits()
