@@ -110,3 +110,30 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_campaign(tmp_path: Path) ->
     finish(start("--resume", str(folder)))
     assert state(folder).status == "finished"
     check_nothing_acknowledged_was_lost(folder)
+
+
+def test_a_fleet_submission_budget_ends_the_research_and_closes_the_hub(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    flags = ["--researchers", "2", "--budget-minutes", "2", "--fleet-submissions", "2",
+             "--verify-top-k", "0", *sandbox_flags()]  # fmt: skip
+    finish(start("--dir", str(folder), *SMALL_TOY, *flags))
+    final = state(folder)
+    assert any(i.detail == "fleet submission budget" for i in final.incidents)
+    assert final.research_seconds < 100
+    with campaign_hub(folder) as operator:
+        accounts = [a for a in operator.accounts() if a.role == "researcher"]
+        scorings = operator.scorings()
+    assert 2 <= len(scorings) <= 2 + len(accounts)  # at most one in flight per researcher
+    assert all(a.budget.total == max(a.budget.used_total, 1) for a in accounts)
+
+
+def test_gpu_hours_are_wall_hours_times_gpus_and_stop_researchers(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    flags = ["--researchers", "2", "--budget-minutes", "2", "--gpus-per-researcher", "2",
+             "--researcher-gpu-hours", "0.01", "--verify-top-k", "0", *sandbox_flags()]  # fmt: skip
+    finish(start("--dir", str(folder), *SMALL_TOY, *flags))
+    final = state(folder)
+    reasons = {r.name: r.reason for r in final.researchers.values()}
+    assert reasons == dict.fromkeys(["r01", "r02"], "GPU-hour budget reached")
+    for researcher in final.researchers.values():
+        assert 0.01 * 3600 / 2 <= researcher.seconds < 0.01 * 3600 / 2 + 15

@@ -128,3 +128,24 @@ def test_a_cluster_campaign_ray_postgresql_and_an_artifact_url(
     assert any(artifacts.rglob("*")), "no snapshot reached the artifact URL"
     verified = [r["verification"] for r in summary["leaderboard"] if r["verification"]]
     assert any(v["status"] in ("verified", "not reproduced") for v in verified)
+
+
+def test_the_fleet_dollar_budget_is_summed_over_llm_researchers(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text("[qwen3]\ninput = 100000.0\noutput = 0.0\n")  # $1 a call of 10 tokens
+    look = FakeReply(tool_calls=(FakeToolCall("list_files", {}),))
+    folder = tmp_path / "c"
+    with FakeLLMServer([look] * 30) as llm:
+        flags = ["--researchers", "2", "--model", "qwen3", "--base-url", llm.openai_base_url,
+                 "--api-key-env", "FAKE_KEY", "--prices", str(prices), "--fleet-dollars", "2.5",
+                 "--budget-minutes", "2", "--verify-top-k", "0", *sandbox_flags()]  # fmt: skip
+        finish(start("--dir", str(folder), *SMALL_TOY, *flags, env={"FAKE_KEY": "k"}))
+        calls = len(llm.requests)
+    summary = summary_of(folder)
+    assert any(i["detail"] == "fleet dollar budget" for i in summary["incidents"])
+    # each researcher may spend an even share of the fleet's $2.5 ($1.25) and stops itself once
+    # it has: a call's cost is known only after the call, so each overshoots by at most one
+    assert summary["cost"]["dollars"] == pytest.approx(calls) == 4.0
+    assert [r["dollars"] for r in summary["researchers"]] == [2.0, 2.0]
+    assert all(r["reason"].startswith("dollar budget reached") for r in summary["researchers"])
+    assert summary["cost"]["dollars_per_researcher_hour"] > 0

@@ -56,6 +56,7 @@ class ResearchersConfig(_Section):
     base_url: str | None = Field(None, description="API root of an OpenAI-compatible server")
     api_key_env: str | None = Field(None, description="env var with the API key")
     script: Path | None = Field(None, description="JSON turns for the scripted brain")
+    prices: Path | None = Field(None, description="TOML price table over the defaults")
     directions: list[str] = Field(default_factory=list, description="direction names to deal")
     directions_file: Path | None = Field(None, description="custom directions (TOML or folder)")
     sandbox: Literal["bwrap", "process"] = Field("bwrap", description="sandbox backend")

@@ -56,7 +56,7 @@ def researcher_job(
     argv += ["--transcript", str(layout.transcript(name))]
     argv += _optional(
         model=r.model, base_url=r.base_url, api_key_env=r.api_key_env, script=r.script,
-        directions=r.directions_file, direction=researcher.direction,
+        prices=r.prices, directions=r.directions_file, direction=researcher.direction,
     )  # fmt: skip
     argv += _left(config, spent)
     resources = {"num_cpus": config.executor.cpus, "num_gpus": config.executor.gpus}
@@ -78,13 +78,25 @@ def _optional(**flags: object) -> list[str]:
 
 
 def _left(config: CampaignConfig, spent: Spend) -> list[str]:
-    """What is left of the per-researcher budgets the researcher process counts itself."""
-    b = config.budget
+    """What is left of the budgets the researcher process counts itself: its own, capped by
+    an even share of the fleet's, so the fleet's dollars and tokens hold as hard stops too."""
+    if config.researchers.resolved_brain == "baseline":
+        return []  # the baseline spends no model budget; the hub counts its submissions
+    b, f = config.budget, config.fleet
+    dollars = _smallest(b.dollars, _share(f.dollars, config))
+    tokens = _smallest(b.tokens, _share(f.tokens, config))
     left: dict[str, object] = {
-        "dollars": None if b.dollars is None else max(b.dollars - spent.dollars, 0.0),
-        "tokens": None if b.tokens is None else max(b.tokens - spent.tokens, 0),
+        "dollars": None if dollars is None else max(dollars - spent.dollars, 0.0),
+        "tokens": None if tokens is None else max(int(tokens) - spent.tokens, 0),
         "steps": None if b.steps is None else max(b.steps - spent.steps, 0),
     }
-    if config.researchers.resolved_brain == "baseline":
-        left = {}  # the baseline spends no model budget; the hub counts its submissions
     return _optional(**left)
+
+
+def _share(fleet: float | None, config: CampaignConfig) -> float | None:
+    return None if fleet is None else fleet / config.researchers.count
+
+
+def _smallest(*limits: float | None) -> float | None:
+    given = [limit for limit in limits if limit is not None]
+    return min(given) if given else None

@@ -40,6 +40,7 @@ FLAG_FIELDS = {
     "researchers": "researchers.count", "brain": "researchers.brain",
     "model": "researchers.model", "base_url": "researchers.base_url",
     "api_key_env": "researchers.api_key_env", "script": "researchers.script",
+    "prices": "researchers.prices",
     "direction": "researchers.directions", "directions_file": "researchers.directions_file",
     "sandbox": "researchers.sandbox", "allow_unsafe": "researchers.allow_unsafe",
     "max_restarts": "researchers.max_restarts",
@@ -85,6 +86,7 @@ def run(
     script: Annotated[
         Path | None, Opt(help="Turns for the scripted brain.", rich_help_panel=R)
     ] = None,
+    prices: Annotated[Path | None, Opt(help="Price table (TOML).", rich_help_panel=R)] = None,
     direction: Annotated[
         list[str] | None, Opt(help="Directions to deal (repeat).", rich_help_panel=R)
     ] = None,
