@@ -88,20 +88,21 @@ class Campaign:
 
     def run(self, view: View) -> Path:
         """Run to the end (or on from where it stopped); returns the report's index.html."""
-        with _interruptible(), self.hub() as hub:
-            try:
+        try:
+            with _interruptible(), self.hub() as hub:
                 self._publish(hub.operator, view)
                 self._enroll(hub.operator)
                 if self.state.status in ("created", "running", "stopped"):
                     self._research(hub, view)
-            except KeyboardInterrupt:
-                self.state.status = "stopped"
-                self.state.incident("operator", None, "interrupted")
-                self.state.save(self.layout.state)
-                raise CampaignInterruptedError(
-                    f"campaign stopped; continue it with aar run --resume {self.layout.root}"
-                ) from None
-            return self._finish(hub.operator, view)
+                return self._finish(hub.operator, view)
+        except KeyboardInterrupt:
+            if self.state.status in ("created", "running"):
+                self.state.status = "stopped"  # "researched" stays: resume goes to the end
+            self.state.incident("operator", None, "interrupted")
+            self.state.save(self.layout.state)
+            raise CampaignInterruptedError(
+                f"campaign stopped; continue it with aar run --resume {self.layout.root}"
+            ) from None
 
     def report(self) -> Path:
         """Write the report from the campaign as it stands (its hub is started to read it)."""
