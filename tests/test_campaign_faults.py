@@ -130,10 +130,31 @@ def test_a_fleet_submission_budget_ends_the_research_and_closes_the_hub(tmp_path
 def test_gpu_hours_are_wall_hours_times_gpus_and_stop_researchers(tmp_path: Path) -> None:
     folder = tmp_path / "c"
     flags = ["--researchers", "2", "--budget-minutes", "2", "--gpus-per-researcher", "2",
-             "--researcher-gpu-hours", "0.005", "--verify-top-k", "0", *sandbox_flags()]  # fmt: skip
+             "--researcher-gpu-hours", "0.005", "--verify-top-k", "0",
+             *sandbox_flags()]  # fmt: skip
     finish(start("--dir", str(folder), *SMALL_TOY, *flags))
     final = state(folder)
     reasons = {r.name: r.reason for r in final.researchers.values()}
     assert reasons == dict.fromkeys(["r01", "r02"], "GPU-hour budget reached")
     for researcher in final.researchers.values():
         assert 0.005 * 3600 / 2 <= researcher.seconds < 0.005 * 3600 / 2 + 15
+
+
+def test_a_researcher_that_keeps_crashing_is_marked_failed_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "turns.json"
+    script.write_text("this is not JSON")  # every start of this researcher fails
+    folder = tmp_path / "c"
+    flags = ["--researchers", "1", "--brain", "scripted", "--script", str(script),
+             "--max-restarts", "2", "--budget-minutes", "1", "--verify-top-k", "0",
+             *sandbox_flags()]  # fmt: skip
+    finish(start("--dir", str(folder), *SMALL_TOY, *flags))
+    final = state(folder)
+    r01 = final.researchers["r01"]
+    assert (r01.status, r01.restarts) == ("failed", 2)
+    assert r01.reason is not None
+    assert r01.reason.startswith("exit code 2 after 2 restarts: error: ")
+    kinds = [i.kind for i in final.incidents if i.researcher == "r01"]
+    assert kinds == ["restart", "restart", "failed"]
+    assert any(i.detail == "every researcher is done" for i in final.incidents)

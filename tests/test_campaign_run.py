@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,12 @@ def test_a_baseline_campaign_ends_with_verified_results_and_a_report(
     assert {s.researcher for s in scorings} <= {"r01", "r02", "extra"}
     assert len(summary["scorings"]) == len([s for s in scorings if s.task == "toy"])
     shows_in_chromium(folder / "report" / "index.html", browser, rows=len(summary["leaderboard"]))
+    (folder / "report" / "index.html").unlink()
+    again = subprocess.run([sys.executable, "-m", "aar", "report", str(folder)], text=True,
+                           capture_output=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert summary_of(folder)["leaderboard"] == summary["leaderboard"]
+    assert (folder / "report" / "index.html").exists()
 
 
 def shows_in_chromium(index: Path, browser: Any, rows: int) -> None:
