@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -110,22 +110,31 @@ class ExperimentRecord(_Record):
 
     @classmethod
     def from_json(cls, raw: str, source: str = "record") -> ExperimentRecord:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{source}: not JSON ({err.msg}, line {err.lineno})") from None
-        found = data.get("schema_version") if isinstance(data, dict) else None
-        if found != SCHEMA_VERSION:
-            raise DataError(
-                f"{source}: schema_version {found!r} is not supported "
-                f"(this aar reads version {SCHEMA_VERSION})"
-            )
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise DataError(f"{source}: invalid record at {where}: {first['msg']}") from None
+        return parse_versioned(cls, raw, source, "record", SCHEMA_VERSION)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_versioned(model: type[M], raw: str, source: str, what: str, version: int) -> M:
+    """``raw`` JSON as ``model``, refusing another ``schema_version`` than ``version``; every
+    problem is a ``DataError`` naming ``source`` (a path, usually) and where it is."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{source}: not JSON ({err.msg}, line {err.lineno})") from None
+    found = data.get("schema_version") if isinstance(data, dict) else None
+    if found != version:
+        raise DataError(
+            f"{source}: schema_version {found!r} is not supported "
+            f"(this aar reads version {version})"
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DataError(f"{source}: invalid {what} at {where}: {first['msg']}") from None
 
 
 def environment() -> dict[str, str]:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from matplotlib import colormaps
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -34,18 +35,7 @@ from aar.campaign.report.schema import (
 
 DPI = 100
 TOP_ROWS = 15
-COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+COLOURS = tuple(colormaps["tab10"](i) for i in range(10))  # the usual categorical palette
 STATUS_COLOURS = {
     "verified": "#2ca02c",
     "not reproduced": "#ff7f0e",

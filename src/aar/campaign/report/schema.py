@@ -15,7 +15,6 @@ Datetimes without a timezone are read as UTC, so naive and aware timestamps comp
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -28,13 +27,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
 from aar.campaign.report._io import write_atomic
 from aar.core.errors import DataError
 from aar.core.pgr import estimate
+from aar.core.records import parse_versioned
 
 SCHEMA_VERSION = 1
 UNASSIGNED = "(none)"
@@ -247,22 +246,7 @@ class CampaignSummary(_Model):
 
     @classmethod
     def from_json(cls, raw: str, source: str = "summary") -> CampaignSummary:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{source}: not JSON ({err.msg}, line {err.lineno})") from None
-        found = data.get("schema_version") if isinstance(data, dict) else None
-        if found != SCHEMA_VERSION:
-            raise DataError(
-                f"{source}: schema_version {found!r} is not supported "
-                f"(this aar reads version {SCHEMA_VERSION})"
-            )
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise DataError(f"{source}: invalid summary at {where}: {first['msg']}") from None
+        return parse_versioned(cls, raw, source, "summary", SCHEMA_VERSION)
 
 
 def diversity_of(
