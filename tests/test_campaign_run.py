@@ -28,6 +28,7 @@ def browser() -> Iterator[Any]:
     yield from chromium()
 
 
+@pytest.mark.slow  # 90 s; the default suite runs whole campaigns in the Ctrl-C and budget tests
 def test_a_baseline_campaign_ends_with_verified_results_and_a_report(
     tmp_path: Path, browser: Any
 ) -> None:
