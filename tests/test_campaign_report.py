@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -36,9 +35,8 @@ from aar.campaign.report import (
     write_report,
 )
 from aar.core.errors import DataError
+from tests.browserkit import chromium
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 START = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 SCRIPT_TITLE = "<script>alert(1)</script>"
 ODD_METHOD = r"mix$\bad{$"  # a "$...$" pair that is not valid mathtext
@@ -357,16 +355,7 @@ def test_diversity_by_hand() -> None:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("AAR_REQUIRE_CHROMIUM"):
-            pytest.fail("AAR_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 def test_report_in_chromium(report: Path, tmp_path: Path, browser: Any) -> None:

@@ -26,7 +26,7 @@ from aar.campaign.executors import Executor
 from aar.campaign.jobs import MIN_MINUTES, HubAccess, remaining_minutes, researcher_job
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, ResearcherRow, View
-from aar.campaign.spend import TranscriptMeter
+from aar.campaign.spend import Spend, TranscriptMeter
 from aar.campaign.state import CampaignState, ResearcherState
 from aar.hub.client import HubClient
 from aar.hub.schemas import AccountOperator
@@ -59,6 +59,8 @@ class Supervisor:
         self.executor, self.operator, self.hub, self.view = executor, operator, hub, view
         self.poll_seconds = poll_seconds
         self.meters: dict[str, TranscriptMeter] = {}
+        self.spent: dict[str, Spend] = {}
+        """Each researcher's spend as of the last poll (transcripts are read once a poll)."""
         self.running: dict[str, Running] = {}
         self.fleet = FleetView()
         self._began, self._seconds_before = time.monotonic(), state.research_seconds
@@ -179,7 +181,8 @@ class Supervisor:
     def _refresh(self) -> None:
         """Totals for the fleet from the transcripts and the hub."""
         f = self.fleet
-        spends = [self.meter(name).read() for name in self.state.researchers]
+        self.spent = {name: self.meter(name).read() for name in self.state.researchers}
+        spends = list(self.spent.values())
         f.dollars = sum(s.dollars for s in spends)
         f.tokens = sum(s.tokens for s in spends)
         f.research_seconds = self._seconds_before + time.monotonic() - self._began
@@ -246,7 +249,8 @@ class Supervisor:
     def _enforce_researchers(self) -> None:
         b = self.config.budget
         for name in list(self.running):
-            researcher, spent = self.state.researchers[name], self.meter(name).read()
+            researcher = self.state.researchers[name]
+            spent = self.spent.get(name) or self.meter(name).read()  # adopted this poll
             seconds = self._seconds(researcher)
             checks = [
                 (self.config.researcher_minutes * 60 + GRACE_SECONDS, seconds, "wall-time budget"),
@@ -264,7 +268,7 @@ class Supervisor:
     def _rows(self) -> list[ResearcherRow]:
         rows = []
         for name, r in self.state.researchers.items():
-            spent = self.meter(name).read()
+            spent = self.spent.get(name) or self.meter(name).read()
             status = self.fleet.hub_status.get(name, r.status)
             shown = (
                 status if status in ("paused", "stopped") and r.status == "running" else r.status
