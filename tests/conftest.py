@@ -121,3 +121,12 @@ def context_with(
         n_classes=weak.shape[1],
         seed=0,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_lms(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Reference-layout chat and math folders from the real data, and a tiny weak Qwen2 and
+    strong Qwen3 with a tokenizer trained on those prompts (``tests/lmkit.py``)."""
+    from tests.lmkit import build_world
+
+    return build_world(shared_data, tmp_path_factory.mktemp("lms"))

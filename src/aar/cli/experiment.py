@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aar.cli.options import parse_assignments, parse_method_assignments
 from aar.cli.output import stderr_console, stdout_console
-from aar.cli.tables import experiment_table
-from aar.core.errors import GapTooSmallError
+from aar.cli.tables import experiment_table, subset_table
+from aar.core.errors import ConfigError, GapTooSmallError
 from aar.core.pgr import DEFAULT_MIN_GAP
 
 console = stdout_console()
@@ -43,6 +43,19 @@ def experiment(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: cores).")
     ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(help="GPUs to spread seeds over, one worker each: 0,1,2,3 or 'all'."),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (worker processes) or ray (a Ray task per job).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default $RAY_ADDRESS or local).")
+    ] = None,
+    ray_gpus: Annotated[
+        float, typer.Option(min=0, help="GPUs each Ray task asks for (0 on CPU-only clusters).")
+    ] = 1.0,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Cache folder (default $AAR_CACHE_DIR or ~/.cache/aar).")
     ] = None,
@@ -68,6 +81,10 @@ def experiment(
         cache_dir=cache_dir or default_cache_dir(),
         refresh=no_cache,
         workers=workers,
+        gpus=parse_gpus(gpus),
+        executor=executor,
+        ray_address=ray_address,
+        ray_gpus=ray_gpus,
     )
     validate(spec)
     total = len(spec.seeds) * (1 + len(spec.methods))
@@ -85,6 +102,8 @@ def experiment(
             spec, progress=lambda done: bar.update(job, advance=1, description=f"{task}: {done}")
         )
     console.print(experiment_table(record))
+    if record.subsets:
+        console.print(subset_table(record))
     console.print(
         f"wall time {record.timings['total_seconds']:.1f} s · record {record.config_hash}"
     )
@@ -94,3 +113,22 @@ def experiment(
     failed = [r for r in record.methods if r.pgr_error]
     if failed:
         raise GapTooSmallError(failed[0].pgr_error or "")
+
+
+def parse_gpus(value: str | None) -> tuple[int, ...]:
+    """``0,1,3`` → (0, 1, 3); ``all`` → every visible CUDA device."""
+    if value is None:
+        return ()
+    if value == "all":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--gpus all: no CUDA device is visible")
+        return tuple(range(torch.cuda.device_count()))
+    try:
+        gpus = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise ConfigError(f"--gpus {value!r}: give GPU numbers such as 0,1 or 'all'") from None
+    if any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
+        raise ConfigError(f"--gpus {value!r}: GPU numbers must be distinct and non-negative")
+    return gpus

@@ -36,3 +36,21 @@ def experiment_table(record: ExperimentRecord) -> Table:
             f"{sum(result.seconds.values()):.1f}",
         )
     return table
+
+
+def subset_table(record: ExperimentRecord) -> Table:
+    """Test accuracy per subset (source dataset): weak, ceiling and each method."""
+    table = Table(title="accuracy per subset of the test set", title_justify="left")
+    table.add_column("subset", no_wrap=True)
+    methods = [r.method.name for r in record.methods]
+    for column in ("n", "weak", "ceiling", *methods):
+        table.add_column(column, justify="right", no_wrap=True)
+    for subset in record.subsets:
+        table.add_row(
+            subset.name,
+            str(subset.n_test),
+            _acc(subset.weak),
+            _acc(subset.ceiling),
+            *(_acc(subset.transfer[m]) for m in methods),
+        )
+    return table

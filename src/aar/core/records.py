@@ -79,6 +79,17 @@ class MethodResult(_Record):
     """Per-seed paired difference of transfer accuracy against ``vanilla`` (when it ran)."""
 
 
+class SubsetResult(_Record):
+    """Test accuracy on one subset of the test set (e.g. one source dataset), over seeds."""
+
+    name: str
+    n_test: int
+    weak: EstimateRecord
+    ceiling: EstimateRecord
+    transfer: dict[str, EstimateRecord]
+    """Method name → its accuracy on this subset."""
+
+
 class ExperimentRecord(_Record):
     """A multi-seed comparison of methods on one task against shared weak/ceiling baselines."""
 
@@ -93,6 +104,8 @@ class ExperimentRecord(_Record):
     ceiling: EstimateRecord
     methods: list[MethodResult]
     timings: dict[str, float]
+    subsets: list[SubsetResult] = Field(default_factory=list)
+    """Per-subset accuracy, when the task's test set has more than one subset."""
     environment: dict[str, str] = Field(default_factory=lambda: environment())
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 

@@ -69,6 +69,10 @@ class TaskData:
     """Examples sharing a group id always land in the same split (e.g. the same city)."""
     fingerprint: str = ""
     """A digest of the examples, so cached results never outlive a change in the data."""
+    subsets: np.ndarray | None = None
+    """Each example's subset (e.g. its source dataset), for per-subset accuracy."""
+    fixed_splits: Splits | None = None
+    """Splits the data come with (the reference layout's files); every seed uses them."""
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -76,6 +80,8 @@ class TaskData:
             raise ValueError("labels, student_inputs and teacher_inputs differ in length")
         if self.groups is not None and len(self.groups) != n:
             raise ValueError("groups and labels differ in length")
+        if self.subsets is not None and len(self.subsets) != n:
+            raise ValueError("subsets and labels differ in length")
 
     def __len__(self) -> int:
         return len(self.labels)

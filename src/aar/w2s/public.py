@@ -5,12 +5,13 @@
     bundle = PublicBundle.load(Path("/data/geofacts"))  # inside a sandbox
     labels = run_on_bundle(bundle, "aux_conf", {"warmup_fraction": 0.3}, seed=0)
 
-The split is drawn once (``split_seed``) and is the same for every seed: the hub scores one
-fixed test set. Seeds vary what training draws at random: the teacher, the ceiling and the
-method's student. The bundle holds the student's view of the labeled set (with its labels),
-of the unlabeled pool and of the test set, and the teacher's soft labels on the pool and the
-test set per seed. Gold labels of the pool and the test set, and the baselines' predictions,
-go to ``TaskSecrets`` for the hub and are never written into the bundle.
+The student's view is an array: feature rows for the CPU testbeds, the prompts (strings) for the
+language-model tasks. The split is drawn once (``split_seed``) and is the same for every seed:
+the hub scores one fixed test set. Seeds vary what training draws at random: the teacher, the
+ceiling and the method's student. The bundle holds the student's view of the labeled set (with
+its labels), of the unlabeled pool and of the test set, and the teacher's soft labels on the
+pool and the test set per seed. Gold labels of the pool and the test set, and the baselines'
+predictions, go to ``TaskSecrets`` for the hub and are never written into the bundle.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from aar.core.errors import ConfigError
 from aar.w2s.baselines import ceiling_probs, weak_artifacts
 from aar.w2s.cache import ArtifactCache
-from aar.w2s.data import Features
+from aar.w2s.data import Features, Inputs, Texts
 from aar.w2s.methods import build_method
 from aar.w2s.methods.base import MethodContext, as_labels
 from aar.w2s.tasks import Task, build_task
@@ -131,7 +132,7 @@ def build_bundle(
     splits = task.splits(data, split_seed)
     weak = {s: weak_artifacts(task, data, splits, s, cache) for s in seeds}
     ceiling = {s: ceiling_probs(task, data, splits, s, cache) for s in seeds}
-    view = _features(data.student_inputs, task_name)
+    view = _view(data.student_inputs, task_name)
     bundle = PublicBundle(
         task=task_name,
         task_options=task.config.model_dump(mode="json"),
@@ -154,12 +155,17 @@ def build_bundle(
     return bundle, secrets
 
 
-def _features(inputs: Any, task_name: str) -> np.ndarray:
-    if not isinstance(inputs, Features):
-        raise ConfigError(
-            f"task {task_name} gives its student raw text; bundles hold fixed features only"
-        )
-    return inputs.array
+def _view(inputs: Inputs, task_name: str) -> np.ndarray:
+    """The student's view as one array: feature rows, or strings for a model that reads text."""
+    if isinstance(inputs, Features):
+        return inputs.array
+    if isinstance(inputs, Texts):
+        return np.asarray(inputs.texts, dtype=str)
+    raise ConfigError(f"task {task_name}: its student inputs cannot be put in a bundle")
+
+
+def _inputs(array: np.ndarray) -> Inputs:
+    return Texts(tuple(array.tolist())) if array.dtype.kind == "U" else Features(array)
 
 
 def method_context(bundle: PublicBundle, seed: int, task: Task | None = None) -> MethodContext:
@@ -169,11 +175,11 @@ def method_context(bundle: PublicBundle, seed: int, task: Task | None = None) ->
         raise ConfigError(f"the bundle has weak labels for seeds {known}, not {seed}")
     task = task or build_task(bundle.task, bundle.task_options)
     return MethodContext(
-        labeled=Features(bundle.labeled_x),
+        labeled=_inputs(bundle.labeled_x),
         labeled_labels=bundle.labeled_y,
-        pool=Features(bundle.pool_x),
+        pool=_inputs(bundle.pool_x),
         pool_weak=bundle.pool_weak[seed],
-        test=Features(bundle.test_x),
+        test=_inputs(bundle.test_x),
         student=task.student(bundle.n_classes),
         n_classes=bundle.n_classes,
         seed=seed,

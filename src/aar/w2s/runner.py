@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aar.core.errors import ConfigError
 from aar.core.pgr import DEFAULT_MIN_GAP
 from aar.core.records import ExperimentRecord
-from aar.w2s.baselines import ceiling_accuracy, weak_artifacts
+from aar.w2s.baselines import ceiling_probs, weak_artifacts
 from aar.w2s.cache import ArtifactCache, default_cache_dir
 from aar.w2s.data import TaskData
 from aar.w2s.methods import build_method
 from aar.w2s.methods.base import Method, MethodContext, as_labels
-from aar.w2s.parallel import JobPool, default_workers
+from aar.w2s.parallel import open_pool
+from aar.w2s.subsets import subset_accuracy, subset_results, subset_sizes
 from aar.w2s.summary import summarize
 from aar.w2s.tasks import Task, build_task
 
@@ -50,6 +53,14 @@ class ExperimentSpec:
     """Recompute cached teachers, baselines and embeddings (``--no-cache``)."""
     workers: int | None = None
     """Worker processes; None picks one per CPU core, up to the number of seeds."""
+    gpus: tuple[int, ...] = ()
+    """GPUs to spread jobs over, one worker process per GPU (overrides ``workers``)."""
+    executor: str = "local"
+    """``local`` (worker processes) or ``ray`` (Ray tasks, ``ray_gpus`` GPUs each)."""
+    ray_address: str | None = None
+    """Ray cluster to join (None: $RAY_ADDRESS, else a local cluster)."""
+    ray_gpus: float = 1.0
+    """GPUs each Ray task asks for (0 on a CPU-only cluster)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ def validate(spec: ExperimentSpec) -> tuple[Task, dict[str, Method]]:
     """Build the task and the methods (cheap); raises the user's config errors before any work."""
     if not spec.seeds:
         raise ConfigError("at least one seed is needed")
+    if spec.executor not in ("local", "ray"):
+        raise ConfigError(f"executor {spec.executor!r}: choose local or ray")
     task = build_task(spec.task, spec.task_options)
     return task, {name: build_method(name, spec.method_options.get(name)) for name in spec.methods}
 
@@ -78,13 +91,27 @@ def run_experiment(spec: ExperimentSpec, progress: ProgressFn | None = None) -> 
     for seed in spec.seeds:  # split sizes are user input: check them here, not in a worker
         task.splits(data, seed)
     prepared = time.perf_counter()
-    workers = spec.workers or default_workers(len(spec.seeds))
     on_done = (lambda job: progress(job.describe())) if progress else None
-    with JobPool(workers) as pool:
+    with open_pool(
+        len(spec.seeds),
+        workers=spec.workers,
+        gpus=spec.gpus,
+        executor=spec.executor,
+        ray_address=spec.ray_address,
+        ray_gpus=spec.ray_gpus,
+    ) as pool:
         seed_jobs = [_Job(spec, s) for s in spec.seeds]
         baselines = dict(pool.map(_baseline_job, seed_jobs, on_done))
         method_jobs = [_Job(spec, s, m) for s in spec.seeds for m in spec.methods]
         transfers = dict(pool.map(_method_job, method_jobs, on_done))
+    test_subsets = None if data.subsets is None else data.subsets[task.splits(data, 0).test]
+    subsets = subset_results(
+        subset_sizes(test_subsets),
+        spec.seeds,
+        weak={s: baselines[s].weak_subsets for s in spec.seeds},
+        ceiling={s: baselines[s].ceiling_subsets for s in spec.seeds},
+        transfers={m: {s: transfers[(s, m)].subsets for s in spec.seeds} for m in spec.methods},
+    )
     timings = {
         "prepare_seconds": prepared - started,
         "total_seconds": time.perf_counter() - started,
@@ -94,10 +121,11 @@ def run_experiment(spec: ExperimentSpec, progress: ProgressFn | None = None) -> 
         [m.describe() for m in methods.values()],
         spec.seeds,
         spec.min_gap,
-        weak={s: baselines[s][0] for s in spec.seeds},
-        ceiling={s: baselines[s][1] for s in spec.seeds},
-        transfers=transfers,
+        weak={s: baselines[s].weak for s in spec.seeds},
+        ceiling={s: baselines[s].ceiling for s in spec.seeds},
+        transfers={key: (t.accuracy, t.seconds) for key, t in transfers.items()},
         timings=timings,
+        subsets=subsets,
     )
 
 
@@ -115,15 +143,38 @@ def _task_and_data(spec: ExperimentSpec) -> tuple[Task, TaskData]:
     return _LOADED[task.config_hash]
 
 
-def _baseline_job(job: _Job) -> tuple[int, tuple[float, float]]:
+@dataclass(frozen=True)
+class _Baselines:
+    weak: float
+    ceiling: float
+    weak_subsets: dict[str, float]
+    ceiling_subsets: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Transfer:
+    accuracy: float
+    seconds: float
+    subsets: dict[str, float]
+
+
+def _baseline_job(job: _Job) -> tuple[int, _Baselines]:
     task, data = _task_and_data(job.spec)
     cache = ArtifactCache(job.spec.cache_dir, job.spec.refresh)
     splits = task.splits(data, job.seed)
     weak = weak_artifacts(task, data, splits, job.seed, cache)
-    return job.seed, (weak.accuracy, ceiling_accuracy(task, data, splits, job.seed, cache))
+    ceiling = ceiling_probs(task, data, splits, job.seed, cache).argmax(1)
+    gold = data.labels[splits.test]
+    subsets = data.subsets[splits.test] if data.subsets is not None else None
+    return job.seed, _Baselines(
+        weak=weak.accuracy,
+        ceiling=float(np.mean(ceiling == gold)),
+        weak_subsets=subset_accuracy(weak.test_probs.argmax(1), gold, subsets),
+        ceiling_subsets=subset_accuracy(ceiling, gold, subsets),
+    )
 
 
-def _method_job(job: _Job) -> tuple[tuple[int, str], tuple[float, float]]:
+def _method_job(job: _Job) -> tuple[tuple[int, str], _Transfer]:
     assert job.method is not None
     task, data = _task_and_data(job.spec)
     splits = task.splits(data, job.seed)
@@ -144,4 +195,6 @@ def _method_job(job: _Job) -> tuple[tuple[int, str], tuple[float, float]]:
     seconds = time.perf_counter() - started
     test_labels = data.labels[splits.test]
     acc = float((predictions == test_labels).mean())
-    return (job.seed, job.method), (acc, seconds)
+    subsets = data.subsets[splits.test] if data.subsets is not None else None
+    by_subset = subset_accuracy(predictions, test_labels, subsets)
+    return (job.seed, job.method), _Transfer(acc, seconds, by_subset)

@@ -20,6 +20,7 @@ from aar.core.records import (
     ExperimentRecord,
     MethodResult,
     PGRRecord,
+    SubsetResult,
 )
 
 Transfers = Mapping[tuple[int, str], tuple[float, float]]
@@ -35,6 +36,7 @@ def summarize(
     ceiling: Mapping[int, float],
     transfers: Transfers,
     timings: dict[str, float],
+    subsets: Sequence[SubsetResult] = (),
 ) -> ExperimentRecord:
     weak_e = EstimateRecord.of([weak[s] for s in seeds])
     ceiling_e = EstimateRecord.of([ceiling[s] for s in seeds])
@@ -56,6 +58,7 @@ def summarize(
         ceiling=ceiling_e,
         methods=with_paired_deltas(results),
         timings=timings,
+        subsets=list(subsets),
     )
 
 

@@ -22,7 +22,15 @@ from sklearn.preprocessing import StandardScaler
 from aar.w2s.data import Features, Inputs, Texts
 
 
-class TrainedTeacher:
+class TrainedTeacher(ABC):
+    """A teacher after training on the labeled set."""
+
+    @abstractmethod
+    def predict_proba(self, inputs: Inputs) -> np.ndarray:
+        """Class probabilities, one row per example."""
+
+
+class PipelineTeacher(TrainedTeacher):
     """A fitted scikit-learn pipeline and how to feed it."""
 
     def __init__(self, pipeline: Pipeline, n_classes: int) -> None:
@@ -72,7 +80,7 @@ class LogisticTeacher(Teacher):
         model = LogisticRegression(C=self.config.c, max_iter=5000, random_state=seed)
         pipeline = make_pipeline(StandardScaler(), model)
         pipeline.fit(_raw(inputs), labels)
-        return TrainedTeacher(pipeline, n_classes)
+        return PipelineTeacher(pipeline, n_classes)
 
 
 class TfidfTeacher(Teacher):
@@ -86,7 +94,7 @@ class TfidfTeacher(Teacher):
         model = LogisticRegression(C=self.config.c, max_iter=5000, random_state=seed)
         pipeline = make_pipeline(vectorizer, model)
         pipeline.fit(_raw(inputs), labels)
-        return TrainedTeacher(pipeline, n_classes)
+        return PipelineTeacher(pipeline, n_classes)
 
 
 def build_teacher(config: TeacherConfig) -> Teacher:

@@ -71,14 +71,18 @@ class ReferenceData:
     test: list[Row]
 
 
-def load_reference(folder: Path, kind: str) -> ReferenceData:
-    """Load and validate the three files of ``folder``; raise ``DataError`` on the first problem."""
+def load_reference(folder: Path, kind: str, pool_labels: bool = False) -> ReferenceData:
+    """Load and validate the three files of ``folder``; raise ``DataError`` on the first problem.
+
+    ``pool_labels``: the pool's rows must carry labels too (a task computes its ceiling, the
+    student trained on the pool's gold labels, from them).
+    """
     if kind not in ROW_TYPES:
         raise DataError(f"unknown dataset kind {kind!r}; valid kinds: {', '.join(KINDS)}")
     if not folder.is_dir():
         raise DataError(f"{folder}: no such data folder")
     splits = {
-        split: load_rows(folder / name, kind, label_required=split != "pool")
+        split: load_rows(folder / name, kind, label_required=split != "pool" or pool_labels)
         for split, name in SPLIT_FILES.items()
     }
     return ReferenceData(kind, splits["labeled"], splits["pool"], splits["test"])

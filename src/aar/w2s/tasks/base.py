@@ -58,6 +58,8 @@ class Task(ABC):
         """The strong student (untrained)."""
 
     def splits(self, data: TaskData, seed: int) -> Splits:
+        if data.fixed_splits is not None:
+            return data.fixed_splits
         return make_splits(
             len(data),
             self.config.n_labeled,
