@@ -149,6 +149,14 @@ def test_logistic_relabel_is_sklearn_cross_val_predict() -> None:
     assert np.allclose(ours, ref)
 
 
+def test_logistic_relabel_keeps_a_one_class_teacher_as_it_is() -> None:
+    x = np.random.default_rng(2).normal(size=(30, 3))
+    weak = np.tile([0.8, 0.2], (30, 1))
+    np.testing.assert_array_equal(logistic_relabel(x, weak, c=0.5, folds=5, seed=0), weak)
+    weak[:3] = [0.1, 0.9]  # three of one class: three folds, not five
+    assert logistic_relabel(x, weak, c=0.5, folds=5, seed=0).shape == (30, 2)
+
+
 def test_early_stop_validates_on_held_out_weak_labels_only() -> None:
     student = MemorisingStudent()
     pool = np.arange(20, dtype=np.float32).reshape(10, 2)

@@ -11,12 +11,17 @@ is float32.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aar.core.errors import ConfigError, DataError, MissingDependencyError
+
+# peft still asks for transformers' old gradient-checkpointing name; the warning is not the
+# user's to act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 class ModelConfig(BaseModel):

@@ -48,9 +48,14 @@ def knn_relabel(features: np.ndarray, weak: np.ndarray, k: int, chunk: int = 102
 def logistic_relabel(
     features: np.ndarray, weak: np.ndarray, c: float, folds: int, seed: int
 ) -> np.ndarray:
+    _, counts = np.unique(weak.argmax(1), return_counts=True)
+    if len(counts) < 2 or counts.min() < 2:
+        # A teacher that (almost) always says one class leaves the probe nothing to learn.
+        return weak.astype(np.float64)
     x = StandardScaler().fit_transform(features)
     probe = LogisticRegression(C=c, max_iter=5000, random_state=seed)
-    probs = cross_val_predict(probe, x, weak.argmax(1), cv=folds, method="predict_proba")
+    cv = min(folds, int(counts.min()))
+    probs = cross_val_predict(probe, x, weak.argmax(1), cv=cv, method="predict_proba")
     full = np.zeros_like(weak, dtype=np.float64)
     full[:, np.unique(weak.argmax(1))] = probs
     return full
