@@ -156,5 +156,8 @@ def test_the_fleet_dollar_budget_is_summed_over_llm_researchers(tmp_path: Path) 
     # it has: a call's cost is known only after the call, so each overshoots by at most one
     assert summary["cost"]["dollars"] == pytest.approx(calls) == 4.0
     assert [r["dollars"] for r in summary["researchers"]] == [2.0, 2.0]
-    assert all(r["reason"].startswith("dollar budget reached") for r in summary["researchers"])
+    # who notices first (the researcher at its share, or the supervisor at the fleet's sum)
+    # is a race; the spend above is not
+    stops = ("dollar budget reached", "fleet dollar budget")
+    assert all(r["reason"].startswith(stops) for r in summary["researchers"])
     assert summary["cost"]["dollars_per_researcher_hour"] > 0

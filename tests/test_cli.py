@@ -95,7 +95,7 @@ def test_method_all_compares_every_method(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["experiment", "-t", "nope"], "unknown task 'nope'; valid tasks: geofacts, sst2, toy"),
+        (["experiment", "-t", "nope"], "unknown task 'nope'; valid tasks: chat, code, geofacts, "),
         (["experiment", "-t", "toy", "-m", "nope"], "unknown method 'nope'; valid methods: "),
         (["experiment", "-t", "toy", "-o", "n_labled=5"], "task toy: unknown option 'n_labled'"),
         (

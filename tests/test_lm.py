@@ -162,10 +162,17 @@ def test_a_reference_task_reads_the_fixed_split_with_sources(tiny_lms: World) ->
     assert data.student_inputs.texts[0].endswith("Is the proposed solution correct? Answer:")
 
 
-def test_reference_task_errors_name_the_problem(tiny_lms: World, tmp_path: Path) -> None:
-    os.environ.pop("AAR_DATA_DIR", None)
+def test_reference_task_errors_name_the_problem(
+    tiny_lms: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AAR_DATA_DIR", raising=False)
     with pytest.raises(DataError, match="task chat needs data: -o data_dir"):
         build_task("chat", {}).load(ArtifactCache(None))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match="cannot download nobody/nothing from the Hugging Face"):
+        build_task("chat", {"hub_dataset": "nobody/nothing"}).load(ArtifactCache(None))
     folder = tmp_path / "chat"
     folder.mkdir()
     for name in ("train_label.jsonl", "test.jsonl", "train_unlabel.jsonl"):
