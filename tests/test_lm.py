@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ from aar.core.errors import ConfigError, DataError, MissingDependencyError
 from aar.w2s.cache import ArtifactCache
 from aar.w2s.data import Texts
 from aar.w2s.lm.batching import bucketed_batches, tokenize
-from aar.w2s.lm.inference import InferenceConfig, score_hf
+from aar.w2s.lm.inference import InferenceConfig, VllmScorer, score_hf
 from aar.w2s.lm.models import (
     LoraSettings,
     ModelConfig,
@@ -199,3 +202,70 @@ def test_workers_each_see_one_gpu() -> None:
         seen = set(pool.map(_visible_device, range(8)))
     assert seen <= {"3", "5"}
     assert seen
+
+
+class _Logprob:
+    def __init__(self, logprob: float) -> None:
+        self.logprob = logprob
+
+
+class _HfBackedLLM:
+    """Stands in for ``vllm.LLM`` (vLLM needs CUDA): it loads the LoRA adapter that aar saved,
+    with peft, and answers ``generate`` in vLLM's output shapes, honouring
+    ``allowed_token_ids`` and ``logprobs_mode="processed_logprobs"`` as vLLM documents them."""
+
+    instances: ClassVar[list[_HfBackedLLM]] = []
+
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        self.model_path, self.kwargs = model, kwargs
+        _HfBackedLLM.instances.append(self)
+
+    def generate(
+        self, prompts: list[str], params: Any, lora_request: Any, use_tqdm: bool
+    ) -> list[Any]:
+        from peft import PeftModel
+
+        config = ModelConfig(path=self.model_path, gradient_checkpointing=False)
+        base = load_model(config, torch.device("cpu"))
+        model = PeftModel.from_pretrained(base, lora_request.lora_path)
+        tokenizer = load_tokenizer(config)
+        allowed = params.allowed_token_ids
+        outputs = []
+        for prompt in prompts:
+            ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+            with torch.no_grad():
+                logits = model(**ids).logits[0, -1, allowed]
+            logprobs = torch.log_softmax(logits, dim=-1).tolist()
+            step = {token: _Logprob(lp) for token, lp in zip(allowed, logprobs, strict=True)}
+            outputs.append(SimpleNamespace(outputs=[SimpleNamespace(logprobs=[step])]))
+        return outputs
+
+
+def test_the_vllm_backend_scores_what_the_hf_backend_scores(
+    tiny_lms: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = ModuleType("vllm")
+    fake.LLM = _HfBackedLLM  # type: ignore[attr-defined]
+    fake.SamplingParams = lambda **kw: SimpleNamespace(**kw)  # type: ignore[attr-defined]
+    lora = ModuleType("vllm.lora.request")
+    lora.LoRARequest = lambda name, number, path: SimpleNamespace(lora_path=path)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    monkeypatch.setitem(sys.modules, "vllm.lora", ModuleType("vllm.lora"))
+    monkeypatch.setitem(sys.modules, "vllm.lora.request", lora)
+    monkeypatch.setattr(VllmScorer, "_engines", {})  # no engine outlives the fake module
+    texts, labels = chat_prompts(tiny_lms, 24)
+    config = LMConfig(
+        model=ModelConfig(path=str(tiny_lms.weak)),
+        max_length=4096,
+        train=TrainConfig(epochs=3, batch_size=8, lr=3e-3),
+    )
+    trained = LMStudent(config, 2, (" A", " B")).fit(Texts(tuple(texts)), np.eye(2)[labels], seed=0)
+    by_hf = trained.predict_proba(Texts(tuple(texts)))
+    served = config.model_copy(update={"inference": InferenceConfig(backend="vllm")})
+    trained.student.config = served
+    by_vllm = trained.predict_proba(Texts(tuple(texts)))
+    np.testing.assert_allclose(by_vllm, by_hf, atol=1e-4)
+    engine = _HfBackedLLM.instances[-1]
+    assert engine.kwargs["enable_lora"] is True
+    assert engine.kwargs["logprobs_mode"] == "processed_logprobs"
+    assert engine.kwargs["max_lora_rank"] == 32
