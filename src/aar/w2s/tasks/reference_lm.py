@@ -35,7 +35,7 @@ from aar.w2s.lm.models import ModelConfig
 from aar.w2s.lm.prompts import PromptConfig, render
 from aar.w2s.lm.student import LMConfig, LMStudent
 from aar.w2s.lm.teacher import LMTeacher
-from aar.w2s.reference.layout import SPLIT_FILES, ReferenceData, load_reference
+from aar.w2s.reference.layout import SPLIT_FILES, ReferenceData, Row, load_reference
 from aar.w2s.students import Student
 from aar.w2s.tasks.base import TASKS, Task, TaskConfig
 from aar.w2s.teachers import Teacher
@@ -136,7 +136,7 @@ class CodeTask(ReferenceTask):
     Config = CodeConfig
 
 
-def _capped(data: ReferenceData, c: ReferenceConfig) -> tuple[list, list, list]:  # type: ignore[type-arg]
+def _capped(data: ReferenceData, c: ReferenceConfig) -> tuple[list[Row], list[Row], list[Row]]:
     return (
         data.labeled[: c.n_labeled],
         data.pool[: c.n_pool],
