@@ -331,7 +331,8 @@ def print_table(
     rows: list[Row], device: torch.device, args: argparse.Namespace, mean_len: float, seconds: float
 ) -> None:
     card = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"\n{args.shape} shapes, random bf16 weights · {card} · torch {torch.__version__}")
+    dtype = "bf16" if device.type == "cuda" else "float32"
+    print(f"\n{args.shape} shapes, random {dtype} weights · {card} · torch {torch.__version__}")
     print(
         f"prompts {args.min_len}-{args.max_len} tokens (mean {mean_len:.0f}), "
         f"batch {args.batch_size}, {args.steps} timed steps per row\n"
