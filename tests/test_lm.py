@@ -3,6 +3,7 @@ Qwen3 models built by the tests, loaded through ``from_pretrained`` like the rea
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -269,3 +270,34 @@ def test_the_vllm_backend_scores_what_the_hf_backend_scores(
     assert engine.kwargs["enable_lora"] is True
     assert engine.kwargs["logprobs_mode"] == "processed_logprobs"
     assert engine.kwargs["max_lora_rank"] == 32
+
+
+def test_the_benchmark_counts_the_parameters_of_the_real_architecture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MFU in benchmarks/gpu_train.py rests on N, the matmul parameters per token: check it
+    against Qwen3-4B built on the meta device (no memory, no download)."""
+    from transformers import AutoModelForCausalLM, Qwen3Config
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_train", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_train.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_train", bench)  # its dataclass looks itself up
+    spec.loader.exec_module(bench)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(Qwen3Config(**bench.QWEN3_4B))
+    matmuls = sum(
+        m.weight.numel()
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and ".layers." in name
+    )
+    assert 3.5e9 < matmuls < 3.7e9  # Qwen3-4B: 4.0B parameters, 0.39B of them the embedding
+    seq = 100.0
+    attention = 12 * 36 * seq * 32 * 128
+    assert bench.flops_per_token(bench.QWEN3_4B, seq, training=True) == 4 * matmuls + attention
+    assert bench.flops_per_token(bench.QWEN3_4B, seq, training=False) == (
+        2 * matmuls + attention / 3
+    )
