@@ -43,7 +43,8 @@ class LabelTokenScorer(torch.nn.Module):
         super().__init__()
         self.model: Any = model
         self.decoder, head = backbone_and_head(model)
-        self.register_buffer("label_ids", torch.tensor(label_ids), persistent=False)
+        device = head.weight.device
+        self.register_buffer("label_ids", torch.tensor(label_ids, device=device), persistent=False)
         self.head = head
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
