@@ -90,7 +90,7 @@ class World:
     def options(self, kind: str, **extra: Any) -> dict[str, Any]:
         """Task options for a small, fast run of ``kind`` on the tiny models."""
         options: dict[str, Any] = {
-            "data_dir": str(self.data[kind]),
+            "data_dir": str(self.data[kind]) if kind in self.data else None,
             "n_labeled": 96,
             "n_pool": 192,
             "n_test": 128,

@@ -105,3 +105,23 @@ def test_the_gpu_benchmark_runs_on_a_cpu() -> None:
     assert result.returncode == 0, result.stderr
     assert "| hf-trainer defaults (batch 8) |" in result.stdout
     assert "× hf-trainer" in result.stdout
+
+
+def test_a_code_experiment_on_humaneval_rows(
+    tiny_lms: World, shared_data: Path, tmp_path: Path
+) -> None:
+    from aar.sandbox.programs import check_programs
+    from aar.w2s.reference.convert import convert
+    from tests.sandboxkit import require_bwrap
+
+    require_bwrap()
+    source = shared_data / "humaneval" / "HumanEval.jsonl.gz"
+    convert("humaneval", source, tmp_path / "code", check=check_programs)
+    options = tiny_lms.options("code", data_dir=str(tmp_path / "code"))
+    spec = ExperimentSpec(
+        task="code", task_options=options, methods=("vanilla",), seeds=(0,),
+        cache_dir=tmp_path / "cache", workers=1, min_gap=1e-9,
+    )  # fmt: skip
+    record = run_experiment(spec)
+    assert {s.name for s in record.subsets} >= {"canonical", "mutant:constant"}
+    assert 0 <= record.methods[0].transfer.mean <= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -44,8 +45,19 @@ def convert_command(
     seed: Annotated[int, typer.Option(help="Seed for the split and the pair order.")] = 0,
     labeled_fraction: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
     test_fraction: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
+    sandbox: Annotated[
+        str, typer.Option(help="Where humaneval's tests run: bwrap, or process (unsafe).")
+    ] = "bwrap",
+    allow_unsafe: Annotated[
+        bool, typer.Option("--allow-unsafe", help="Allow --sandbox process.")
+    ] = False,
 ) -> None:
     """Convert a public dataset into the reference layout (seeded split)."""
-    counts = convert(dataset, source, out, seed, labeled_fraction, test_fraction)
+    from aar.sandbox.programs import check_programs
+
+    def check(programs: Sequence[str]) -> list[bool]:
+        return check_programs(programs, backend=sandbox, allow_unsafe=allow_unsafe)
+
+    counts = convert(dataset, source, out, seed, labeled_fraction, test_fraction, check)
     summary = ", ".join(f"{split} {n}" for split, n in counts.items())
     console.print(f"wrote {out} ({CONVERTERS[dataset][0]}): {summary}")

@@ -1,7 +1,8 @@
 """Build reference-layout folders from public datasets (the small real sets in CI use these).
 
-    aar data convert hh-rlhf  harmless-base-test.jsonl.gz  out/chat
-    aar data convert gsm8k    example_model_solutions.jsonl out/math
+    aar data convert hh-rlhf   harmless-base-test.jsonl.gz  out/chat
+    aar data convert gsm8k     example_model_solutions.jsonl out/math
+    aar data convert humaneval HumanEval.jsonl.gz            out/code
 
 - ``hh-rlhf``: ``{chosen, rejected}`` dialogues → chat rows. The prompt is the shared
   dialogue up to the last ``Assistant:`` turn both share; the two continuations go to
@@ -9,13 +10,13 @@
 - ``gsm8k``: GSM8K's example model solutions (four per problem, each with ``is_correct``) →
   math rows, one per solution, with the generator as ``source``. The split keeps all
   solutions of a problem together so no problem is in two splits.
+- ``humaneval``: each problem's canonical solution and mutants of it → code rows, labelled by
+  running the tests in a sandbox (``humaneval``); a problem's candidates stay together.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +24,12 @@ import numpy as np
 
 from aar.core.errors import DataError
 from aar.w2s.data import make_splits
+from aar.w2s.reference.humaneval import ProgramCheck, humaneval_rows
+from aar.w2s.reference.jsonl import read_jsonl
 from aar.w2s.reference.layout import SPLIT_FILES, write_rows
 
 ASSISTANT = "\n\nAssistant:"
 Rows = tuple[list[dict[str, Any]], np.ndarray]  # rows and a group id per row
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from None
 
 
 def split_shared_prompt(chosen: str, rejected: str) -> tuple[str, str, str] | None:
@@ -58,7 +47,7 @@ def split_shared_prompt(chosen: str, rejected: str) -> tuple[str, str, str] | No
     return chosen[:end], chosen[end:], rejected[end:]
 
 
-def hh_rlhf_rows(source: Path, seed: int) -> Rows:
+def hh_rlhf_rows(source: Path, seed: int, check: ProgramCheck | None = None) -> Rows:
     rng = np.random.default_rng(seed)
     rows = []
     for number, raw in read_jsonl(source):
@@ -82,8 +71,8 @@ def hh_rlhf_rows(source: Path, seed: int) -> Rows:
     return rows, np.arange(len(rows))
 
 
-def gsm8k_rows(source: Path, seed: int) -> Rows:
-    del seed  # the rows themselves are not random
+def gsm8k_rows(source: Path, seed: int, check: ProgramCheck | None = None) -> Rows:
+    del seed, check  # the rows themselves are not random
     rows, groups = [], []
     for number, raw in read_jsonl(source):
         _require(raw, ("question",), source, number)
@@ -103,9 +92,10 @@ def gsm8k_rows(source: Path, seed: int) -> Rows:
     return rows, np.asarray(groups)
 
 
-CONVERTERS: dict[str, tuple[str, Callable[[Path, int], Rows]]] = {
+CONVERTERS: dict[str, tuple[str, Callable[[Path, int, ProgramCheck | None], Rows]]] = {
     "hh-rlhf": ("chat", hh_rlhf_rows),
     "gsm8k": ("math", gsm8k_rows),
+    "humaneval": ("code", humaneval_rows),
 }
 
 
@@ -116,11 +106,14 @@ def convert(
     seed: int = 0,
     labeled_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    check: ProgramCheck | None = None,
 ) -> dict[str, int]:
-    """Write the three reference files for dataset ``name``; returns rows per split."""
+    """Write the three reference files for dataset ``name``; returns rows per split.
+
+    ``check`` runs candidate programs in isolation (only ``humaneval`` needs it)."""
     if name not in CONVERTERS:
         raise DataError(f"unknown converter {name!r}; valid: {', '.join(sorted(CONVERTERS))}")
-    rows, groups = CONVERTERS[name][1](source, seed)
+    rows, groups = CONVERTERS[name][1](source, seed, check)
     if not rows:
         raise DataError(f"{source}: no usable rows")
     n = len(rows)
