@@ -120,7 +120,11 @@ class LMStudent(Student):
         )
         validate = None
         if validation is not None:
-            validate = lambda: validation.agreement(trained.predict_proba(validation.inputs))  # noqa: E731
+            checked = validation
+
+            def validate() -> float:
+                return checked.agreement(trained.predict_proba(checked.inputs))
+
         trained.history = train_scorer(
             scorer, tokens, targets, settings, seed, weights, loss, validate
         )
