@@ -106,6 +106,13 @@ def test_sst2_without_local_copy_or_network_says_what_to_do(
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.setenv(var, "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    # The libraries read these at import; another test may have imported them already.
+    import datasets.config
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setattr(datasets.config, flag, True, raising=False)
     task = build_task("sst2")
     with pytest.raises(DataError, match="cannot load SetFit/sst2 from the Hugging Face hub"):
         task.load(ArtifactCache(None))
