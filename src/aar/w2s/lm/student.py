@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -157,10 +157,3 @@ def _texts(inputs: Inputs) -> tuple[str, ...]:
     if not isinstance(inputs, Texts):
         raise TypeError(f"a language-model student reads Texts, not {type(inputs).__name__}")
     return inputs.texts
-
-
-def describe_model(model: Any) -> dict[str, int]:
-    """Trainable and total parameter counts (for logs and benchmarks)."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"total": total, "trainable": trainable}
