@@ -1,15 +1,19 @@
 """Registry, config hashing and result records."""
 
 import json
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import BaseModel
 
 from aar.core.errors import DataError, UnknownNameError
 from aar.core.hashing import canonical_json, config_hash
-from aar.core.records import SCHEMA_VERSION, EstimateRecord, ExperimentRecord
+from aar.core.provenance import code_provenance
+from aar.core.records import SCHEMA_VERSION, EstimateRecord, ExperimentRecord, environment
 from aar.core.registry import Registry
+from aar.w2s.cache import ArtifactCache, full_key
 
 
 def test_registry_lists_valid_names_for_unknown_name() -> None:
@@ -74,3 +78,40 @@ def test_record_refuses_unknown_schema_version(tmp_path: Path) -> None:
     raw["schema_version"] = SCHEMA_VERSION
     with pytest.raises(DataError, match="invalid record at seeds"):
         ExperimentRecord.from_json(json.dumps(raw))
+
+
+def _git(*args: str) -> str:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip("not a git checkout")
+    return done.stdout.strip()
+
+
+def test_records_carry_the_commit_its_dirty_flag_and_library_versions() -> None:
+    head = _git("rev-parse", "HEAD")
+    dirty = bool(_git("status", "--porcelain"))
+    env = environment()
+    assert env["commit"] == head
+    assert env["dirty"] == ("true" if dirty else "false")
+    assert ("diff" in env) == dirty
+    assert env["numpy"] and env["python"]
+
+
+def test_cache_keys_carry_the_code_and_the_libraries(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path)
+    calls = []
+
+    def compute() -> dict[str, np.ndarray]:
+        calls.append(1)
+        return {"x": np.arange(3)}
+
+    cache.load_or_compute("weak", {"seed": 0}, compute)
+    cache.load_or_compute("weak", {"seed": 0}, compute)
+    assert len(calls) == 1  # the second call reads the stored arrays
+    stored = json.loads(next((tmp_path / "weak").glob("*.json")).read_text())
+    assert stored["provenance"]["code"] == code_provenance()
+    assert stored["provenance"]["libraries"]["numpy"] == np.__version__
+    # Embeddings are bound to the libraries only, so they are kept across commits.
+    assert "code" not in full_key({"seed": 0}, code_bound=False)["provenance"]
+    assert cache.path("e", {"a": 1}, code_bound=False) != cache.path("e", {"a": 1})

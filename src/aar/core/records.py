@@ -11,10 +11,7 @@ two results can be compared (or deduplicated) by what produced them, not by a fo
 from __future__ import annotations
 
 import json
-import platform
-import sys
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aar.core.errors import DataError
 from aar.core.pgr import PGR, Estimate, estimate
+from aar.core.provenance import code_provenance, library_versions
 
 SCHEMA_VERSION = 1
-TRACKED_LIBRARIES = ("aar", "numpy", "torch", "transformers", "scikit-learn", "pydantic")
 
 
 class _Record(BaseModel):
@@ -151,11 +148,6 @@ def parse_versioned(model: type[M], raw: str, source: str, what: str, version: i
 
 
 def environment() -> dict[str, str]:
-    """Python, platform and the versions of the libraries that shape a result."""
-    env = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in TRACKED_LIBRARIES:
-        try:
-            env[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return env
+    """Python, platform, the versions of the libraries that shape a result, and the code's
+    commit with its dirty flag (``aar.core.provenance``)."""
+    return {**library_versions(), **code_provenance()}

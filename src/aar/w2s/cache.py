@@ -3,8 +3,12 @@
     cache = ArtifactCache.default()              # $AAR_CACHE_DIR or ~/.cache/aar
     arrays = cache.load_or_compute("weak", key, compute)
 
-``key`` is any JSON-able description of what produced the arrays; its hash names the file,
-and the key itself is stored beside it so a cache folder can be read by a person. Writes are
+``key`` is any JSON-able description of what produced the arrays. The cache adds the library
+versions and, unless ``code_bound=False``, the code's commit and dirty flag
+(``aar.core.provenance``) before hashing, so an artifact is never reused by other code or
+other software. Embeddings pass ``code_bound=False``: they are a function of the encoder's
+weights and the texts only, and recomputing them costs minutes after every commit. The full
+key is stored beside the arrays so a cache folder can be read by a person. Writes are
 atomic (a temporary file renamed into place), so concurrent workers never see half a file.
 ``refresh=True`` recomputes and overwrites instead of reading (``--no-cache``).
 """
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from aar.core.hashing import canonical_json, config_hash
+from aar.core.provenance import code_provenance, library_versions
 
 Arrays = dict[str, np.ndarray]
 
@@ -46,22 +51,35 @@ class ArtifactCache:
     def with_refresh(self, refresh: bool) -> ArtifactCache:
         return ArtifactCache(self.root, refresh)
 
-    def path(self, kind: str, key: Mapping[str, Any]) -> Path | None:
+    def path(self, kind: str, key: Mapping[str, Any], code_bound: bool = True) -> Path | None:
         if self.root is None:
             return None
-        return self.root / kind / f"{config_hash(key)}.npz"
+        return self.root / kind / f"{config_hash(full_key(key, code_bound))}.npz"
 
     def load_or_compute(
-        self, kind: str, key: Mapping[str, Any], compute: Callable[[], Arrays]
+        self,
+        kind: str,
+        key: Mapping[str, Any],
+        compute: Callable[[], Arrays],
+        code_bound: bool = True,
     ) -> Arrays:
-        path = self.path(kind, key)
+        path = self.path(kind, key, code_bound)
         if path is not None and not self.refresh and path.exists():
             with np.load(path, allow_pickle=False) as stored:
                 return {name: stored[name] for name in stored.files}
         arrays = compute()
         if path is not None:
-            _atomic_save(path, arrays, key)
+            _atomic_save(path, arrays, full_key(key, code_bound))
         return arrays
+
+
+def full_key(key: Mapping[str, Any], code_bound: bool = True) -> dict[str, Any]:
+    """``key`` with the provenance the cache adds: library versions, and the code's commit."""
+    libraries = {k: v for k, v in library_versions().items() if k != "platform"}
+    added: dict[str, Any] = {"libraries": libraries}
+    if code_bound:
+        added["code"] = code_provenance()
+    return {**key, "provenance": added}
 
 
 def _atomic_save(path: Path, arrays: Arrays, key: Mapping[str, Any]) -> None:

@@ -184,7 +184,7 @@ def embed(
             }
         return {f"layer{k}": v.astype(np.float32) for k, v in pooled.items()}
 
-    arrays = cache.load_or_compute("embeddings", key, compute)
+    arrays = cache.load_or_compute("embeddings", key, compute, code_bound=False)
     return {layer: arrays[f"layer{layer}"] for layer in layers}
 
 
@@ -209,7 +209,7 @@ def embed_spans(
         pooled = span_pooled_batches(TextEncoder(config), texts, spans, layers)
         return {f"layer{k}": v.astype(np.float32) for k, v in pooled.items()}
 
-    arrays = cache.load_or_compute("embeddings", key, compute)
+    arrays = cache.load_or_compute("embeddings", key, compute, code_bound=False)
     return {layer: arrays[f"layer{layer}"] for layer in layers}
 
 
