@@ -95,7 +95,8 @@ def test_records_carry_the_commit_its_dirty_flag_and_library_versions() -> None:
     assert env["commit"] == head
     assert env["dirty"] == ("true" if dirty else "false")
     assert ("diff" in env) == dirty
-    assert env["numpy"] and env["python"]
+    assert env["numpy"]
+    assert env["python"]
 
 
 def test_cache_keys_carry_the_code_and_the_libraries(tmp_path: Path) -> None:
