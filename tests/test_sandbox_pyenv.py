@@ -37,9 +37,12 @@ PY = sys.executable  # the venv's interpreter: the same path works inside the sa
 ROOMY = Limits(wall_seconds=120.0, memory_bytes=4 * 2**30, output_bytes=65536)
 
 
-def boxed(tmp_path: Path, **spec: object) -> Sandbox:
+def boxed(
+    tmp_path: Path, python: PythonEnv | None = None, readonly: tuple[Mount, ...] = ()
+) -> Sandbox:
     require_bwrap()
-    return make_sandbox("bwrap", SandboxSpec(workspace=workspace(tmp_path), limits=ROOMY, **spec))  # type: ignore[arg-type]
+    spec = SandboxSpec(workspace(tmp_path), readonly, limits=ROOMY, python=python)
+    return make_sandbox("bwrap", spec)
 
 
 @pytest.fixture
@@ -245,8 +248,8 @@ def dist(
     (site_dir / info / "RECORD").write_text("".join(f"{path},,\n" for path in record))
 
 
-def names(site_dir: Path, roots: list[str], **options: object) -> list[str]:
-    found = closure(roots, path=[str(site_dir)], **options)  # type: ignore[arg-type]
+def names(site_dir: Path, roots: list[str], deny: tuple[str, ...] = ()) -> list[str]:
+    found = closure(roots, deny=deny, path=[str(site_dir)])
     return list(found.distributions)
 
 
@@ -261,14 +264,14 @@ def test_closure_follows_requirements_transitively(tmp_path: Path) -> None:
 def test_a_denied_root_is_left_out(tmp_path: Path) -> None:
     dist(tmp_path, "oracle")
     dist(tmp_path, "app")
-    assert names(tmp_path, ["app", "oracle"], deny=["oracle"]) == ["app"]
+    assert names(tmp_path, ["app", "oracle"], deny=("oracle",)) == ["app"]
 
 
 def test_a_denied_requirement_is_left_out_with_what_only_it_needs(tmp_path: Path) -> None:
     dist(tmp_path, "app", requires=("oracle",))
     dist(tmp_path, "oracle", requires=("oracle-data",))
     dist(tmp_path, "oracle-data")
-    assert names(tmp_path, ["app"], deny=["oracle"]) == ["app"]
+    assert names(tmp_path, ["app"], deny=("oracle",)) == ["app"]
 
 
 def test_requirements_whose_markers_fail_are_left_out(tmp_path: Path) -> None:
@@ -297,8 +300,8 @@ def test_names_are_compared_case_dash_underscore_and_dot_insensitively(tmp_path:
     dist(tmp_path, "My.Package", requires=("Other-Lib",))
     dist(tmp_path, "other_lib")
     dist(tmp_path, "GT_Data")
-    assert names(tmp_path, ["my_package"], deny=["gt.data"]) == ["my-package", "other-lib"]
-    assert names(tmp_path, ["MY-PACKAGE", "gt-data"], deny=["GT-DATA"]) == [
+    assert names(tmp_path, ["my_package"], deny=("gt.data",)) == ["my-package", "other-lib"]
+    assert names(tmp_path, ["MY-PACKAGE", "gt-data"], deny=("GT-DATA",)) == [
         "my-package",
         "other-lib",
     ]
@@ -316,8 +319,10 @@ def test_a_missing_optional_root_is_skipped_and_a_missing_root_named(tmp_path: P
 # --- from the closure to the folder the sandbox sees -----------------------------------------
 
 
-def shown_names(site_dir: Path, roots: list[str], **options: object) -> set[str]:
-    env = curated_env(roots=roots, path=[str(site_dir)], **options)  # type: ignore[arg-type]
+def shown_names(
+    site_dir: Path, roots: list[str], deny: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+) -> set[str]:
+    env = curated_env(extra, roots=roots, deny=deny, path=[str(site_dir)])
     (folder,) = env.folders
     return {os.path.relpath(bind.target, folder.path) for bind in folder.binds}
 
@@ -346,9 +351,9 @@ def test_extra_distributions_lift_the_deny_list_for_themselves_only(tmp_path: Pa
     dist(tmp_path, "app")
     dist(tmp_path, "weights", requires=("loader",), files=("weights/model.bin",))
     dist(tmp_path, "loader")
-    deny = ["weights", "loader"]
+    deny = ("weights", "loader")
     assert "weights" not in shown_names(tmp_path, ["app"], deny=deny)
-    shown = shown_names(tmp_path, ["app"], deny=deny, extra_distributions=["Weights"])
+    shown = shown_names(tmp_path, ["app"], deny=deny, extra=("Weights",))
     assert "weights" in shown
     assert "loader-1.0.dist-info" not in shown
 
@@ -357,3 +362,35 @@ def test_an_extra_distribution_that_is_not_installed_is_refused(tmp_path: Path) 
     dist(tmp_path, "app")
     with pytest.raises(ConfigError, match="not installed"):
         curated_env(["nowhere"], roots=["app"], path=[str(tmp_path)])
+
+
+# --- staging: fewer mounts ------------------------------------------------------------------
+
+
+def test_staging_copies_small_entries_and_binds_only_package_folders(tmp_path: Path) -> None:
+    from aar.sandbox.pyenv import Symlink
+    from aar.sandbox.staging import stage
+
+    dist(tmp_path, "pkg", files=("pkg/__init__.py", "mod.py", "__pycache__/mod.cpython-311.pyc"))
+    shown = ShownFolder(
+        "/site",
+        binds=tuple(
+            Bind(str(tmp_path / entry), f"/site/{entry}")
+            for entry in ("pkg", "mod.py", "__pycache__/mod.cpython-311.pyc", "pkg-1.0.dist-info")
+        ),
+        symlinks=(Symlink("mod.py", "/site/alias.py"),),
+    )
+    staged = stage(shown)
+    base = Path(staged.base)
+    assert staged.binds == (Bind(str(tmp_path / "pkg"), "/site/pkg"),)
+    assert sorted(os.listdir(base)) == [
+        "__pycache__",
+        "alias.py",
+        "mod.py",
+        "pkg",
+        "pkg-1.0.dist-info",
+    ]
+    assert os.listdir(base / "pkg") == []  # a mount point
+    assert (base / "pkg-1.0.dist-info" / "METADATA").is_file()
+    assert os.readlink(base / "alias.py") == "mod.py"
+    assert stage(shown) is staged

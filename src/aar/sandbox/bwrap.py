@@ -36,6 +36,7 @@ from aar.sandbox.local import LocalSandbox, judge, kill_session
 from aar.sandbox.pyenv import PythonEnv, curated_env
 from aar.sandbox.registry import SANDBOXES
 from aar.sandbox.runner import WorkspaceWatch, run_command
+from aar.sandbox.staging import stage
 
 log = logging.getLogger(__name__)
 
@@ -340,17 +341,19 @@ def _top_dir(path: Path) -> Iterator[str]:
 
 
 def _python_options(python: PythonEnv) -> Iterator[str]:
-    """Show the interpreter's prefixes whole, then replace each curated folder by a read-only
-    tmpfs that holds only its entries."""
+    """Show the interpreter's prefixes whole, then each curated folder as its staged copy of
+    small entries with its package folders bound on top (see ``aar.sandbox.staging``)."""
     for root in python.roots:
         yield from ("--ro-bind", root, root)
     for folder in python.folders:
-        yield from ("--tmpfs", folder.path)
-        for bind in folder.binds:
+        try:
+            staged = stage(folder)
+        except OSError as error:
+            message = f"cannot stage the sandbox's Python folder {folder.path}: {error}"
+            raise SandboxError(message) from None
+        yield from ("--ro-bind", staged.base, staged.path)
+        for bind in staged.binds:
             yield from ("--ro-bind", bind.source, bind.target)
-        for link in folder.symlinks:
-            yield from ("--symlink", link.text, link.target)
-        yield from ("--remount-ro", folder.path)
 
 
 def _probe(bwrap: str) -> bool:
