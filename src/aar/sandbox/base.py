@@ -18,12 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from aar.core.errors import AarError, ConfigError
-
-if TYPE_CHECKING:
-    from aar.sandbox.pyenv import PythonEnv
+from aar.sandbox.pyenv import PythonEnv
 
 WORKSPACE = "/workspace"
 """Where the workspace appears inside an isolated sandbox."""

