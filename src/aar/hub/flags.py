@@ -16,15 +16,22 @@ The rules (n = test items; settings in ``HubSettings``):
 - **label probing**: the researcher's nearest earlier vector on the task differs in at most
   max(``probe_distance``, ``probe_fraction`` · n) items (5 and 1 %: 20 items of 2,000).
 - **hill-climbing**: the accept/reject climb keeps a best vector, submits it with a block of
-  predictions flipped, keeps the block when the public score rises and reverts otherwise. Every
-  such submission is an *edit of the best*: its nearest earlier vector is within
-  ``climb_fraction`` · n items and scored (public accuracy) within ``climb_tolerance`` of the
-  best public accuracy before it. Flagged: an edit of the best when at least ``climb_steps``
-  of the last ``climb_window`` submissions (it included) are edits of the best. Honest work
-  rarely looks like this: a new method or seed is usually further away, and an edit of an
-  older, worse vector is no climb. Blocks larger than ``climb_fraction`` · n escape the rule
-  but make a slow climb (a random block's expected change is negative once accuracy is above
-  chance, so few are kept); the private half and the sealed verification catch the rest.
+  predictions flipped, keeps the block when the public score rises and goes back to the best
+  vector otherwise. Each time it goes back, the new submission is a *retry*: its nearest
+  earlier vector p is within ``climb_fraction`` · n items and scored (public accuracy) within
+  ``climb_tolerance`` of the best before it, and an earlier edit of p (nearest p, as close)
+  that did not score above p by ``climb_tolerance`` flipped items of p that this one mostly
+  leaves alone (fewer than ``INDEPENDENT_EDITS`` of the smaller set of flips are shared):
+  a dropped block, then a fresh one. Flagged: a retry when at least ``climb_steps`` of the
+  last ``climb_window`` submissions (it included) are retries.
+
+  What it spares: a sweep that edits its latest vector never goes back; seeds of one method
+  differ from each other on independent items *and* on the items where p differs from their
+  common centre, so two seeds share about half their flips from p. What escapes it: blocks
+  larger than ``climb_fraction`` · n (a random block's expected change is negative once
+  accuracy is above chance, so few are kept and the climb is slow), and blocks drawn from a
+  small pool of items, which overlap by construction but can gain at most that pool. The
+  private half, the ranking by public choice and the sealed verification stand behind it.
 - **trivial prior**: at least ``trivial_fraction`` of the predictions are one label.
 - **PGR above 1**: on either half, PGR > 1 + ``pgr_sigmas`` · SE (see ``pgr_se``).
 - **public above private**: public PGR − private PGR > ``gap_sigmas`` · SE of the difference.
@@ -46,6 +53,10 @@ import numpy as np
 
 from aar.hub.scoring import nearest_row, whole_accuracy
 from aar.hub.settings import HubSettings
+
+INDEPENDENT_EDITS = 0.25
+"""Two edits of one vector share fewer than this share of their flips: a climb's fresh blocks
+(random blocks of b among n items share about b/n), not seeds around one centre (about half)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,7 @@ def flag_reasons(candidate: Candidate, history: History, rules: Rules) -> list[s
     n = len(candidate.predictions)
     found = [
         label_probing(history, parent, distance, n, rules),
-        hill_climbing(history, parent, distance, n, rules),
+        hill_climbing(history, candidate.predictions.astype(np.uint8), parent, distance, rules),
         trivial_prior(candidate.predictions, rules.trivial_fraction),
         pgr_above_one(candidate.public, candidate.private, rules.pgr_sigmas),
         public_above_private(candidate.public, candidate.private, rules.gap_sigmas),
@@ -168,32 +179,56 @@ def label_probing(history: History, parent: int, distance: int, n: int, rules: R
     return f"label probing? {distance} flipped prediction(s) from scoring #{history.ids[parent]}"
 
 
-def edits_of_the_best(history: History, n: int, rules: Rules) -> np.ndarray:
-    """For each earlier scoring: was it an edit of the best vector before it?"""
-    if not len(history):
-        return np.zeros(0, dtype=bool)
-    best_so_far = np.maximum.accumulate(history.public_acc)
-    best_before = np.concatenate([[-np.inf], best_so_far[:-1]])
-    has_parent = history.parent >= 0
-    parent_acc = np.where(has_parent, history.public_acc[np.maximum(history.parent, 0)], -np.inf)
-    close = history.distance <= rules.climb_fraction * n
-    return has_parent & close & (parent_acc >= best_before - rules.climb_tolerance)
+def is_retry(
+    history: History, row: int, vector: np.ndarray, parent: int, distance: int, n: int, rules: Rules
+) -> bool:
+    """Does ``vector``, submission ``row`` (``len(history)``: the new one), go back to
+    ``parent``, the best vector before it, after a dropped edit of it on other items?"""
+    limit = rules.climb_fraction * n
+    if parent < 0 or distance > limit:
+        return False
+    scores, tolerance = history.public_acc, rules.climb_tolerance
+    if scores[parent] < scores[:row].max() - tolerance:
+        return False
+    earlier = np.arange(parent + 1, row)
+    edits = (history.parent[earlier] == parent) & (history.distance[earlier] <= limit)
+    dropped = earlier[edits & (scores[earlier] < scores[parent] + tolerance)]
+    if not len(dropped):
+        return False
+    base = history.vectors[parent]
+    mine = vector != base
+    theirs = history.vectors[dropped] != base
+    shared = (theirs & mine).sum(axis=1)
+    smaller = np.maximum(np.minimum(theirs.sum(axis=1), mine.sum()), 1)
+    return bool((shared < INDEPENDENT_EDITS * smaller).any())
 
 
-def hill_climbing(history: History, parent: int, distance: int, n: int, rules: Rules) -> str | None:
-    """An edit of the best earlier vector, with enough such edits in the recent window."""
-    if parent < 0 or distance > rules.climb_fraction * n:
+def hill_climbing(
+    history: History, vector: np.ndarray, parent: int, distance: int, rules: Rules
+) -> str | None:
+    """A retry of the best vector, with enough retries in the recent window."""
+    k, n = len(history), len(vector)
+    if not is_retry(history, k, vector, parent, distance, n, rules):
         return None
-    if history.public_acc[parent] < history.public_acc.max() - rules.climb_tolerance:
-        return None
-    recent = edits_of_the_best(history, n, rules)[len(history) - (rules.climb_window - 1) :]
-    edits = int(recent.sum()) + 1
-    if edits < rules.climb_steps:
+    window = range(max(1, k - (rules.climb_window - 1)), k)
+    retries = 1 + sum(
+        is_retry(
+            history,
+            r,
+            history.vectors[r],
+            int(history.parent[r]),
+            int(history.distance[r]),
+            n,
+            rules,
+        )
+        for r in window
+    )
+    if retries < rules.climb_steps:
         return None
     return (
-        f"hill-climbing? {edits} of the last {len(recent) + 1} submissions edit the best "
-        f"earlier one (≤ {math.floor(rules.climb_fraction * n)} flips); this one "
-        f"flips {distance} of scoring #{history.ids[parent]}"
+        f"hill-climbing? {retries} of the last {len(window) + 1} submissions go back to the "
+        f"best earlier vector after an edit that did not improve it; this one flips "
+        f"{distance} of scoring #{history.ids[parent]}"
     )
 
 

@@ -40,11 +40,11 @@ class HubSettings(BaseModel):
         "(the larger of this and probe_distance applies)",
     )
     climb_fraction: float = Field(
-        0.03, ge=0, le=1, description="an edit of the best earlier vector: this close or closer"
+        0.03, ge=0, le=1, description="hill-climbing: an edit is this close or closer"
     )
     climb_window: int = Field(20, ge=2, description="hill-climbing: the submissions looked at")
     climb_steps: int = Field(
-        8, ge=2, description="hill-climbing: flag at this many edits of the best in the window"
+        8, ge=2, description="hill-climbing: flag at this many retries of the best in the window"
     )
     pgr_sigmas: float = Field(3.0, gt=0, description="flag PGR above 1 + this many SE")
     gap_sigmas: float = Field(
