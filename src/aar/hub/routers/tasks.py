@@ -109,7 +109,9 @@ def task_info(session: Session, cache: dict[str, Any], name: str, *, operator: b
     """The task's secrets and baselines, from ``cache`` or the database (404 as ``find_task``)."""
     info = cache.get(name)
     if info is None:
-        task = find_task(session, name, operator=True)
+        task = session.scalar(select(Task).where(Task.name == name))
+        if task is None:
+            raise unknown_task(session, name, operator=operator)
         secret = session.get(TaskSecret, task.id)
         assert secret is not None
         info = TaskInfo(
