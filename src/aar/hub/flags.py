@@ -2,7 +2,8 @@
 
     rules = Rules.of(settings)
     history = earlier.history(connection, account_id, task_id)     # aar.hub.probes
-    reasons = flag_reasons(candidate, history, rules)              # [] when nothing is odd
+    nearest = history.nearest(predictions)                         # (row, flips), stored too
+    reasons = flag_reasons(candidate, history, nearest, rules)     # [] when nothing is odd
 
 Each rule gives a short reason for the operator, or None. The submission path runs them inside
 the account's lock (``aar.hub.routers.submissions``). A scoring with any reason is flagged
@@ -97,8 +98,9 @@ class Rules:
 class History:
     """One researcher's earlier scorings on one task, oldest first.
 
-    ``parent[r]`` is the row of scoring r's nearest earlier vector (-1 for the first) and
-    ``distance[r]`` how many predictions differ from it: what each rule saw back then.
+    ``parent[r]`` is the row of scoring r's nearest earlier vector (-1 for the first, or when
+    not recorded) and ``distance[r]`` how many predictions differ from it: what each rule
+    saw back then (stored with the scoring, ``Scoring.nearest_id`` and ``nearest_flips``).
     """
 
     ids: np.ndarray
@@ -152,9 +154,12 @@ class Candidate:
         )
 
 
-def flag_reasons(candidate: Candidate, history: History, rules: Rules) -> list[str]:
-    """Every rule's reason to quarantine ``candidate`` (empty: nothing is suspicious)."""
-    parent, distance = history.nearest(candidate.predictions)
+def flag_reasons(
+    candidate: Candidate, history: History, nearest: tuple[int, int], rules: Rules
+) -> list[str]:
+    """Every rule's reason to quarantine ``candidate`` (empty: nothing is suspicious);
+    ``nearest`` is ``history.nearest(candidate.predictions)``."""
+    parent, distance = nearest
     n = len(candidate.predictions)
     found = [
         label_probing(history, parent, distance, n, rules),

@@ -121,6 +121,10 @@ class Scoring(Base):
     private_pgr: Mapped[float] = mapped_column(Float)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    nearest_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The same researcher's earlier scoring on the task nearest to this one, when scored."""
+    nearest_flips: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """How many predictions differ from it (the flags' view of this scoring's history)."""
     quarantined: Mapped[bool] = mapped_column(Boolean, default=False)
     """Out of the leaderboards and the ranking until the operator clears it (every flag)."""
     released: Mapped[bool] = mapped_column(Boolean, default=True)

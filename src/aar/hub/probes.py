@@ -5,22 +5,30 @@
 
 Reading every earlier vector from the database on each submission costs more with every
 submission; this keeps them in memory and fetches only the rows stored since (by id), so it
-stays right when another process writes too. Each row's nearest earlier vector is found once,
-when the row arrives (the hill-climbing rule looks back at them). Callers serialise the calls
-for one account (the hub holds the account's lock), so one entry is never updated by two
-threads at once.
+stays right when another process writes too. Each row's nearest earlier scoring comes from
+the database as well (``Scoring.nearest_id``, stored when it was scored), so nothing is
+compared twice. Callers serialise the calls for one account (the hub holds the account's
+lock), so one entry is never updated by two threads at once.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, select
 
 from aar.hub.flags import History
 from aar.hub.models import Scoring
-from aar.hub.scoring import nearest_row
+
+
+class _Row(NamedTuple):
+    id: int
+    predictions: bytes
+    public_acc: float
+    nearest_id: int | None
+    nearest_flips: int | None
 
 
 class _Seen:
@@ -28,6 +36,7 @@ class _Seen:
 
     def __init__(self) -> None:
         self.ids: list[int] = []
+        self.index: dict[int, int] = {}
         self.rows = np.zeros((0, 0), dtype=np.uint8)
         self.public_acc: list[float] = []
         self.parent: list[int] = []
@@ -37,10 +46,10 @@ class _Seen:
     def last_id(self) -> int:
         return self.ids[-1] if self.ids else 0
 
-    def extend(self, found: list[tuple[int, bytes, float]]) -> None:
+    def extend(self, found: list[_Row]) -> None:
         if not found:
             return
-        new = np.frombuffer(b"".join(raw for _, raw, _ in found), dtype=np.uint8)
+        new = np.frombuffer(b"".join(row.predictions for row in found), dtype=np.uint8)
         new = new.reshape(len(found), -1)
         count = len(self.ids)
         if count + len(new) > len(self.rows):
@@ -49,13 +58,14 @@ class _Seen:
             if count:
                 grown[:count] = self.rows[:count]
             self.rows = grown
-        for offset, vector in enumerate(new):
-            nearest = nearest_row(vector, self.rows[: count + offset])
-            self.parent.append(-1 if nearest is None else nearest[0])
-            self.distance.append(len(vector) + 1 if nearest is None else nearest[1])
-            self.rows[count + offset] = vector
-        self.ids.extend(i for i, _, _ in found)
-        self.public_acc.extend(acc for _, _, acc in found)
+        self.rows[count : count + len(new)] = new
+        for row in found:
+            parent = -1 if row.nearest_id is None else self.index.get(row.nearest_id, -1)
+            self.parent.append(parent)
+            self.distance.append(new.shape[1] + 1 if parent < 0 else int(row.nearest_flips or 0))
+            self.index[row.id] = len(self.ids)
+            self.ids.append(row.id)
+            self.public_acc.append(row.public_acc)
 
     def history(self) -> History:
         count = len(self.ids)
@@ -74,11 +84,17 @@ class EarlierPredictions:
         self._guard = threading.Lock()
 
     def history(self, connection: Connection, account_id: int, task_id: int) -> History:
-        """The account's scorings on the task so far, with each one's nearest earlier vector."""
+        """The account's scorings on the task so far, with each one's nearest earlier one."""
         with self._guard:
             seen = self._seen.setdefault((account_id, task_id), _Seen())
         query = (
-            select(Scoring.id, Scoring.predictions, Scoring.public_acc)
+            select(
+                Scoring.id,
+                Scoring.predictions,
+                Scoring.public_acc,
+                Scoring.nearest_id,
+                Scoring.nearest_flips,
+            )
             .where(
                 Scoring.account_id == account_id,
                 Scoring.task_id == task_id,
@@ -86,7 +102,5 @@ class EarlierPredictions:
             )
             .order_by(Scoring.id)
         )
-        seen.extend(
-            [(row.id, row.predictions, row.public_acc) for row in connection.execute(query)]
-        )
+        seen.extend([_Row(*row) for row in connection.execute(query)])
         return seen.history()

@@ -98,9 +98,12 @@ def _submit(
         row = _scored(task, account, body, predictions)
         candidate = _candidate(task, row, predictions, body.snapshot_id, snapshot_flag)
         history = state.earlier.history(connection, account.id, task.id)
-        reasons = flag_reasons(candidate, history, Rules.of(settings))
+        nearest = history.nearest(predictions)
+        reasons = flag_reasons(candidate, history, nearest, Rules.of(settings))
         shown_acc, released = _released(connection, account, task, row["public_acc"], settings)
         row |= {
+            "nearest_id": int(history.ids[nearest[0]]) if nearest[0] >= 0 else None,
+            "nearest_flips": nearest[1] if nearest[0] >= 0 else None,
             "flagged": bool(reasons),
             "flag_reason": "; ".join(reasons) or None,
             "quarantined": bool(reasons),

@@ -1,4 +1,5 @@
-"""Sealed tasks, quarantined scorings, released (Ladder) scores and declared finals.
+"""Sealed tasks, quarantined scorings, each scoring's nearest earlier one, released (Ladder)
+scores and declared finals.
 
 Scorings flagged before this revision are quarantined by it: from now on every flag
 quarantines, and a flag raised earlier deserves the operator's look as much as a new one.
@@ -23,6 +24,8 @@ def upgrade() -> None:
         "tasks", sa.Column("sealed", sa.Boolean, nullable=False, server_default=sa.false())
     )
     for column in (
+        sa.Column("nearest_id", sa.Integer, nullable=True),
+        sa.Column("nearest_flips", sa.Integer, nullable=True),
         sa.Column("quarantined", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("released", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("cleared_by", sa.String(64), nullable=True),
@@ -43,7 +46,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("finals")
     with op.batch_alter_table("scorings") as batch:
-        for name in ("clear_reason", "cleared_at", "cleared_by", "released", "quarantined"):
+        for name in (
+            "clear_reason",
+            "cleared_at",
+            "cleared_by",
+            "released",
+            "quarantined",
+            "nearest_flips",
+            "nearest_id",
+        ):
             batch.drop_column(name)
     with op.batch_alter_table("tasks") as batch:
         batch.drop_column("sealed")
