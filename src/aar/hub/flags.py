@@ -109,11 +109,6 @@ class History:
     parent: np.ndarray
     distance: np.ndarray
 
-    @classmethod
-    def empty(cls, n: int) -> History:
-        none = np.zeros(0, dtype=np.int64)
-        return cls(none, np.zeros((0, n), np.uint8), np.zeros(0), none, none)
-
     def __len__(self) -> int:
         return len(self.ids)
 
