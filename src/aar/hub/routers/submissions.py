@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of, exhausted
 from aar.hub.deps import OperatorDep, SessionDep, in_one_hop
-from aar.hub.flags import Candidate, Half, Rules, flag_reasons
+from aar.hub.flags import Candidate, Half, History, Rules, flag_reasons
 from aar.hub.models import Account, Scoring, Snapshot, Task, utcnow
 from aar.hub.routers.snapshots import SNAPSHOT_ID
 from aar.hub.routers.tasks import TaskInfo, task_info
@@ -98,17 +98,9 @@ def _submit(
         row = _scored(task, account, body, predictions)
         candidate = _candidate(task, row, predictions, body.snapshot_id, snapshot_flag)
         history = state.earlier.history(connection, account.id, task.id)
-        nearest = history.nearest(predictions)
-        reasons = flag_reasons(candidate, history, nearest, Rules.of(settings))
+        row |= _flags(candidate, history, Rules.of(settings))
         shown_acc, released = _released(connection, account, task, row["public_acc"], settings)
-        row |= {
-            "nearest_id": int(history.ids[nearest[0]]) if nearest[0] >= 0 else None,
-            "nearest_flips": nearest[1] if nearest[0] >= 0 else None,
-            "flagged": bool(reasons),
-            "flag_reason": "; ".join(reasons) or None,
-            "quarantined": bool(reasons),
-            "released": released,
-        }
+        row["released"] = released
         insert_scoring = insert(Scoring).returning(Scoring.id)
         scoring_id = connection.execute(insert_scoring, row).scalar_one()
     accuracy, pgr = shown_public(
@@ -218,6 +210,20 @@ def _candidate(
         snapshot_id=snapshot_id,
         snapshot_flag=snapshot_flag,
     )
+
+
+def _flags(candidate: Candidate, history: History, rules: Rules) -> dict[str, Any]:
+    """The new scoring's flag columns (every flag quarantines) and its nearest earlier one."""
+    nearest = history.nearest(candidate.predictions)
+    reasons = flag_reasons(candidate, history, nearest, rules)
+    found = nearest[0] >= 0
+    return {
+        "nearest_id": int(history.ids[nearest[0]]) if found else None,
+        "nearest_flips": nearest[1] if found else None,
+        "flagged": bool(reasons),
+        "flag_reason": "; ".join(reasons) or None,
+        "quarantined": bool(reasons),
+    }
 
 
 def _released(
