@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from aar.hub.app import create_app
 from aar.hub.client import HubClient
 from aar.hub.schemas import TaskCreate
+from aar.hub.scoring import public_split
 from aar.hub.settings import HubSettings
 
 
@@ -65,3 +66,15 @@ def toy_task(name: str = "toy", n_test: int = 400, seed: int = 0) -> tuple[TaskC
         ceiling={s: noisy(labels, 0.10, 200 + s) for s in range(3)},
     )
     return task, labels
+
+
+def with_errors(
+    labels: np.ndarray, public_errors: int, private_errors: int, seed: int, split_seed: int = 0
+) -> list[int]:
+    """``labels`` with exactly this many wrong predictions on each half of the hub's split."""
+    public = public_split(labels, 0.5, split_seed)
+    rng = np.random.default_rng(seed)
+    wrong = np.zeros(len(labels), dtype=bool)
+    for half, count in ((public, public_errors), (~public, private_errors)):
+        wrong[rng.choice(np.flatnonzero(half), count, replace=False)] = True
+    return [int(v) for v in np.where(wrong, 1 - labels, labels)]

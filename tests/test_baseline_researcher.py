@@ -8,6 +8,7 @@ from typing import Any
 
 from aar.core.reproduce import RECIPE_FILE, Recipe, read_predictions
 from aar.core.transcripts import Transcript, read_transcript
+from aar.hub.scoring import shown_public
 from aar.researchers.baseline import BaselineBudget, BaselineResearcher, candidate
 from aar.researchers.tools import Toolbox, default_tools
 from aar.researchers.tools.library import prediction_file
@@ -26,6 +27,7 @@ def test_search_submits_vanilla_first_posts_and_finishes(tmp_path: Path) -> None
             assert researcher.run() == "search finished"
         scorings = sorted(world.hub.operator.scorings(), key=lambda s: s.id)
         posts = world.hub.operator.request("GET", "/forum/posts", params={"limit": 100}).json()
+        task = world.hub.operator.task("toy")
     steps = read_transcript(tmp_path / "r1.jsonl")
     runs = [step["arguments"] for step in steps if step.get("name") == "run_method"]
     # successive halving: vanilla first; 3 candidates on seed 0, the best 2 on seed 1, then 1
@@ -41,7 +43,9 @@ def test_search_submits_vanilla_first_posts_and_finishes(tmp_path: Path) -> None
     assert any(p["kind"] == "insight" for p in posts)
     best = researcher.best()
     assert best is not None
-    assert best["first"] == round(scorings[0].public_pgr, 2)  # it sees the rounded score
+    # it sees the shown score: the PGR of the rounded accuracy and the published baselines
+    shown = shown_public(scorings[0].public_accuracy, task.weak_public, task.ceiling_public, 0.01)
+    assert best["first"] == shown[1]
     assert steps[0]["event"] == "start"
     assert steps[-1] == steps[-1] | {"event": "stop", "reason": "search finished"}
 

@@ -118,8 +118,36 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
         names = [a.name for a in hub.operator.accounts()]
     assert "old" in names
     check = create_engine(url)
-    assert current_revision(check) == "0003"
+    assert current_revision(check) == "0005"
     assert {"posts", "snapshots", "votes"} <= set(inspect(check).get_table_names())
+
+
+def test_scorings_flagged_before_0005_are_quarantined_by_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0003")
+    rows = [
+        "INSERT INTO accounts VALUES (1, 'old', 'researcher', 'h', 'active', NULL, NULL, '2026')",
+        "INSERT INTO tasks VALUES (1, 't', '', 2, 2, 0, 1, '2026-01-01')",
+    ]
+    for flagged, reason in ((1, "'label probing? 1 flipped prediction(s)'"), (0, "NULL")):
+        rows.append(
+            "INSERT INTO scorings (task_id, account_id, method, description, seed, predictions, "
+            "public_acc, private_acc, public_pgr, private_pgr, flagged, flag_reason, created_at) "
+            f"VALUES (1, 1, 'm', '', 0, X'0001', 1, 1, 1, 1, {flagged}, {reason}, '2026-01-01')"
+        )
+    with engine.begin() as connection:
+        for row in rows:
+            connection.execute(text(row))
+    upgrade(engine)
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT flagged, quarantined, released FROM scorings ORDER BY id")
+        ).all()
+        sealed = connection.execute(text("SELECT sealed FROM tasks")).scalar_one()
+    engine.dispose()
+    assert [tuple(r) for r in found] == [(1, 1, 1), (0, 0, 1)]
+    assert sealed == 0
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:

@@ -47,11 +47,25 @@ def test_dashboard_pages_and_quarantine(tmp_path: Path, browser) -> None:  # typ
             page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
             page.click("text=toy")
             assert page.locator("#chart svg circle").count() == 3
-            ranking = page.inner_text("#private")
+            groups = page.inner_text("#private")
+            assert groups.index("alice") < groups.index("bob")
+            ranking = page.inner_text("#ranking")
             assert ranking.index("alice") < ranking.index("bob")
+            assert "public" in ranking  # chosen by public PGR (nobody declared a final)
             page.screenshot(path=str(tmp_path / "task.png"), full_page=True)
             page.goto(f"{url}/dashboard/flags")
             assert "1 flipped prediction" in page.inner_text("#flags")
+            flagged = page.locator("#flags tr", has_text="1 flipped prediction")
+            assert "quarantined" in flagged.inner_text()
+            page.screenshot(path=str(tmp_path / "flags.png"), full_page=True)
+            flagged.locator("input[name=reason]").fill("a second seed, checked")
+            flagged.locator("button", has_text="Clear").click()
+            page.wait_for_url(f"{url}/dashboard/flags")
+            assert page.inner_text("#message").endswith("cleared")
+            status = page.inner_text("#flags")
+            assert "cleared by operator at" in status
+            assert "a second seed, checked" in status
+            assert "1 flipped prediction" in status  # the flag stays visible
             page.goto(f"{url}/dashboard/forum")
             row = page.locator(f"#post-{post['id']}")
             row.locator("input[name=reason]").fill("off-topic speculation")
@@ -60,12 +74,13 @@ def test_dashboard_pages_and_quarantine(tmp_path: Path, browser) -> None:  # typ
             assert "quarantined: off-topic speculation" in page.inner_text(f"#post-{post['id']}")
             page.screenshot(path=str(tmp_path / "forum.png"), full_page=True)
         assert [p["id"] for p in alice.list_posts()] == []  # hidden from researchers now
+        assert [r.public_pgr.n for r in alice.leaderboard("toy") if r.researcher == "alice"] == [2]
         assert hub.operator.get_post(post["id"])["quarantine_reason"] == "off-topic speculation"
-    for name in ("overview", "task", "forum"):
+    for name in ("overview", "task", "forum", "flags"):
         assert (tmp_path / f"{name}.png").stat().st_size > 5_000
     if (keep := Path("/tmp/aar-dashboard-screenshots")).parent.exists():
         keep.mkdir(exist_ok=True)
-        for name in ("overview", "task", "forum"):
+        for name in ("overview", "task", "forum", "flags"):
             shutil.copy(tmp_path / f"{name}.png", keep / f"{name}.png")
 
 

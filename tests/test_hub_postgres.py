@@ -29,12 +29,18 @@ def test_scoring_budgets_flags_and_leaderboard_on_postgres(
         alice.submit("toy", noisy(labels, 0.2, 2), method="m", seed=2)
         with pytest.raises(BudgetExceededError):
             alice.submit("toy", noisy(labels, 0.2, 3), method="m")
-        assert [s.flagged for s in hub.operator.scorings()] == [False, True, False]
+        scorings = hub.operator.scorings()
+        assert [s.flagged for s in scorings] == [False, True, False]
+        assert [s.quarantined for s in scorings] == [False, True, False]
+        board = hub.operator.leaderboard("toy", view="private")
+        assert board[0].private_pgr.n == 2  # the probe is quarantined
+        hub.operator.clear_scoring(scorings[1].id, "a seed that happened to agree")
         board = hub.operator.leaderboard("toy", view="private")
         assert board[0].private_pgr.n == 3
+        assert hub.operator.scoring(scorings[1].id).cleared_by == "operator"
         assert first.public_accuracy > 0.5
     engine = make_engine(postgres_url)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0005"
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit"))
     engine.dispose()

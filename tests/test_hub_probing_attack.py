@@ -2,7 +2,8 @@
 
 The attacker submits a base vector, then flips one prediction at a time and watches the
 score: a rise means the flipped item's new label is right. Here the hub answers only with
-the public half's accuracy and PGR rounded to 0.01, within a budget, and flags each probe.
+the public half's accuracy rounded to 0.01 and the PGR computed from it, within a budget,
+and flags (and quarantines) each probe. Under the Ladder rule the answer does not move at all.
 """
 
 from pathlib import Path
@@ -49,6 +50,10 @@ def test_probing_learns_nothing_private_is_rate_limited_and_flagged(tmp_path: Pa
         flags = hub.operator.scorings(flagged=True)
         assert len(flags) == per_hour - 1  # every probe flagged, the base not
         assert all("1 flipped prediction" in (s.flag_reason or "") for s in flags)
+        assert all(s.quarantined for s in flags)
+        # the leaderboard, another channel, shows the base alone: the probes are quarantined
+        board = [(r.method, r.public_pgr.n) for r in attacker.leaderboard("toy")]
+        assert board == [("base", 1)]
     probed = np.arange(per_hour - 1)
     assert (~public[probed]).sum() >= 5  # the attack did hit private items
     # The attacker's rule: the answer moved → the item's label is revealed. For every private
@@ -81,3 +86,14 @@ def test_even_unrounded_answers_never_depend_on_private_items(tmp_path: Path) ->
     moved = np.array([a != answers[0] for a in answers[1:]])
     assert moved[public[:200]].all()  # without rounding every public flip shows...
     assert not moved[~public[:200]].any()  # ...and no private flip ever does
+
+
+def test_under_the_ladder_single_flips_never_move_the_answer(tmp_path: Path) -> None:
+    task, labels = toy_task(n_test=N_TEST)
+    base = noisy(labels, 0.25, seed=42)
+    budget = {"submissions_per_hour": 1000, "submissions_total": 1000}
+    with running_hub(tmp_path, feedback="ladder", **budget) as hub:
+        hub.operator.register_task(task)
+        answers, _ = attack(hub.researcher("mallory"), base, items=100)
+    # one flip moves public accuracy by 0.001, never the 0.01 the Ladder asks of a new best
+    assert set(answers) == {answers[0]}

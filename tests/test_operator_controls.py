@@ -204,6 +204,39 @@ def test_guidance_and_quarantine_from_the_dashboard(hub: Hub) -> None:
     assert "is not quarantined" in act(client, f"/dashboard/forum/{post['id']}/release", forum)
 
 
+def test_clear_a_quarantined_scoring_from_the_flags_page(hub: Hub) -> None:
+    alice, client = hub.researcher("alice"), logged_in(hub)
+    held = alice.submit("toy", [0] * 400, method="all zeros").id
+    flags = "/dashboard/flags"
+    page = client.get(flags).text
+    assert f'action="/dashboard/scorings/{held}/clear"' in page
+    assert "quarantined" in page
+    clear = f"/dashboard/scorings/{held}/clear"
+    assert (
+        act(client, clear, flags, reason=" ") == "reason: String should have at least 1 character"
+    )
+    assert hub.operator.scoring(held).quarantined  # the refusal changed nothing
+    assert act(client, clear, flags, reason="a deliberate baseline") == f"scoring #{held} cleared"
+    cleared = hub.operator.scoring(held)
+    assert (cleared.quarantined, cleared.cleared_by) == (False, "operator")
+    assert cleared.flag_reason == "trivial prior? 100% of predictions are label 0"
+    page = client.get(flags).text
+    assert "cleared by operator at" in page
+    assert "a deliberate baseline" in page
+    assert f'action="/dashboard/scorings/{held}/clear"' not in page
+    for path, expected in ((clear, f"scoring #{held} is not quarantined"),
+                           ("/dashboard/scorings/999/clear", "no scoring #999")):  # fmt: skip
+        client.post(path, data={"csrf": csrf_of(client), "reason": "x"}, follow_redirects=False)
+        assert expected in client.get(flags).text
+    answer = client.post(clear, data={"reason": "no token"}, follow_redirects=False)
+    assert answer.status_code == 403  # the CSRF token is required here too
+    [audited] = [e for e in hub.operator.audit(actor="operator") if e.action == f"POST {clear}"][:1]
+    assert audited.detail == {
+        "dashboard": {"clear": held, "reason": " "},
+        "refused": ("reason: String should have at least 1 character"),
+    }
+
+
 def test_dashboard_actions_are_in_the_audit_log(hub: Hub) -> None:
     hub.researcher("alice")
     client = logged_in(hub)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -56,6 +56,17 @@ def serve(
     trivial_fraction: Annotated[
         float, typer.Option(help="Flag submissions with this share of one label.")
     ] = 0.98,
+    probe_fraction: Annotated[
+        float,
+        typer.Option(help="Also flag submissions this share of the test set from an earlier one."),
+    ] = 0.01,
+    feedback: Annotated[
+        Literal["rounded", "ladder"],
+        typer.Option(help="rounded: every score; ladder: only new bests by the margin."),
+    ] = "rounded",
+    ladder_margin: Annotated[
+        float, typer.Option(help="Ladder: public accuracy a new best must add.")
+    ] = 0.01,
     access_log: Annotated[
         bool, typer.Option(help="Log every request to stderr (the audit log has them anyway).")
     ] = False,
@@ -73,6 +84,9 @@ def serve(
         score_resolution=resolution,
         probe_distance=probe_distance,
         trivial_fraction=trivial_fraction,
+        probe_fraction=probe_fraction,
+        feedback=feedback,
+        ladder_margin=ladder_margin,
         transcripts_dir=transcripts_dir,
     )
     console.print(f"hub in {directory.resolve()}; operator token in {directory / 'operator.token'}")

@@ -31,8 +31,11 @@ from aar.hub.schemas import (
     AccountPublic,
     AuditEntryOperator,
     EvaluationOperator,
+    FinalPublic,
     LeaderboardRowOperator,
     LeaderboardRowPublic,
+    RankingRowOperator,
+    ScoringDetailOperator,
     ScoringOperator,
     SnapshotPublic,
     SubmissionPublic,
@@ -151,9 +154,12 @@ class HubClient:
     def task(self, name: str) -> TaskPublic:
         return self._get(TaskPublic, f"/tasks/{name}")
 
-    def evaluate(self, task: str, predictions: Sequence[int]) -> EvaluationOperator:
-        """Exact public and private scores of ``predictions`` (operator only; not stored)."""
-        body = {"predictions": [int(p) for p in predictions]}
+    def evaluate(
+        self, task: str, predictions: Sequence[int], seed: int | None = None
+    ) -> EvaluationOperator:
+        """Exact public, private and whole-set scores of ``predictions`` (operator only; not
+        stored), against ``seed``'s weak and ceiling when given, else their means."""
+        body: dict[str, Any] = {"predictions": [int(p) for p in predictions], "seed": seed}
         return EvaluationOperator.model_validate(
             self.request("POST", f"/tasks/{task}/evaluate", json=body).json()
         )
@@ -180,10 +186,31 @@ class HubClient:
         )
 
     def scorings(
-        self, task: str | None = None, flagged: bool | None = None
+        self, task: str | None = None, flagged: bool | None = None, quarantined: bool | None = None
     ) -> list[ScoringOperator]:
-        params = {k: v for k, v in {"task": task, "flagged": flagged}.items() if v is not None}
+        """Scorings newest first (operator only), optionally only (un)flagged or quarantined."""
+        filters = {"task": task, "flagged": flagged, "quarantined": quarantined}
+        params = {k: v for k, v in filters.items() if v is not None}
         return self._list(ScoringOperator, "/scorings", params=params)
+
+    def scoring(self, scoring_id: int) -> ScoringDetailOperator:
+        """One scoring with its prediction vector (operator only)."""
+        return self._get(ScoringDetailOperator, f"/scorings/{scoring_id}")
+
+    def clear_scoring(self, scoring_id: int, reason: str) -> ScoringOperator:
+        """Lift a scoring's quarantine (operator only); its flag stays visible."""
+        response = self.request("POST", f"/scorings/{scoring_id}/clear", json={"reason": reason})
+        return ScoringOperator.model_validate(response.json())
+
+    def declare_final(self, task: str, scoring_id: int) -> FinalPublic:
+        """Declare one of your scorings final: the ranking takes its group."""
+        body = {"scoring_id": int(scoring_id)}
+        response = self.request("POST", f"/tasks/{task}/final", json=body)
+        return FinalPublic.model_validate(response.json())
+
+    def ranking(self, task: str) -> list[RankingRowOperator]:
+        """The final ranking (operator only): each researcher's chosen group, by private PGR."""
+        return self._list(RankingRowOperator, f"/tasks/{task}/ranking")
 
     def leaderboard(self, task: str, view: str = "public") -> list[LeaderboardRowPublic]:
         """Rows of the leaderboard; ``view="private"`` (operator) gives LeaderboardRowOperator."""

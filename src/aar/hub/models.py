@@ -71,6 +71,8 @@ class Task(Base):
     n_test: Mapped[int] = mapped_column(Integer)
     n_pool: Mapped[int] = mapped_column(Integer)
     n_public: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Researchers never see a sealed task; only the operator's evaluation scores it."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -86,13 +88,17 @@ class TaskSecret(Base):
 
 
 class Baseline(Base):
-    """A weak or ceiling run's accuracy on each half of the test set, for one seed."""
+    """A weak, ceiling or gold-only run's accuracy on each half of the test set, for one seed.
+
+    ``gold_only`` is a student trained on the labeled set's gold labels only: a result at or
+    above it is flagged (a cheater who simply trains on those labels lands there).
+    """
 
     __tablename__ = "baselines"
     __table_args__ = (UniqueConstraint("task_id", "kind", "seed"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # weak | ceiling
+    kind: Mapped[str] = mapped_column(String(16))  # weak | ceiling | gold_only
     seed: Mapped[int] = mapped_column(Integer)
     public_acc: Mapped[float] = mapped_column(Float)
     private_acc: Mapped[float] = mapped_column(Float)
@@ -115,7 +121,29 @@ class Scoring(Base):
     private_pgr: Mapped[float] = mapped_column(Float)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    nearest_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The same researcher's earlier scoring on the task nearest to this one, when scored."""
+    nearest_flips: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """How many predictions differ from it (the flags' view of this scoring's history)."""
+    quarantined: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Out of the leaderboards and the ranking until the operator clears it (every flag)."""
+    released: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether the answer released this scoring's own public score (always, unless the
+    Ladder rule held it back); only released scores appear on the public leaderboard."""
+    cleared_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    clear_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Final(Base):
+    """The scoring a researcher declared final on a task: the ranking takes its group."""
+
+    __tablename__ = "finals"
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    scoring_id: Mapped[int] = mapped_column(ForeignKey("scorings.id"))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Post(Base):

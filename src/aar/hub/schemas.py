@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 Name = str
 BIG = 10**9
@@ -92,6 +92,14 @@ class TaskCreate(_In):
     split_seed: Seed = 0
     weak: dict[Seed, list[Label]] = Field(description="seed → weak teacher's test predictions")
     ceiling: dict[Seed, list[Label]] = Field(description="seed → ceiling's test predictions")
+    sealed: bool = Field(
+        False, description="invisible to researchers; only the operator's evaluate scores it"
+    )
+    gold_only: dict[Seed, list[Label]] = Field(
+        default_factory=dict,
+        description="seed → test predictions of a student trained on the labeled set's gold "
+        "labels only; results at or above it are flagged",
+    )
 
 
 class TaskPublic(_Out):
@@ -102,6 +110,12 @@ class TaskPublic(_Out):
     n_pool: int
     weak_public: float = Field(description="mean weak accuracy on the public half (rounded)")
     ceiling_public: float = Field(description="mean ceiling accuracy on the public half (rounded)")
+    gold_only_public: float | None = Field(
+        None,
+        description="mean public-half accuracy of the student trained on the labeled set's "
+        "gold labels only (rounded); None when the task has none",
+    )
+    sealed: bool = Field(False, description="only the operator ever sees a sealed task")
 
 
 # --- submissions ---------------------------------------------------------------------------
@@ -117,6 +131,9 @@ class SubmissionCreate(_In):
 
 class EvaluationCreate(_In):
     predictions: list[Label] = Field(description="one predicted label per test item")
+    seed: Seed | None = Field(
+        None, description="score against this seed's weak and ceiling (default: their means)"
+    )
 
 
 class EvaluationOperator(_Out):
@@ -126,6 +143,8 @@ class EvaluationOperator(_Out):
     private_accuracy: float
     public_pgr: float
     private_pgr: float
+    accuracy: float = Field(description="on the whole test set")
+    pgr: float = Field(description="on the whole test set")
 
 
 class SubmissionPublic(_Out):
@@ -134,7 +153,15 @@ class SubmissionPublic(_Out):
     method: str
     seed: int
     public_accuracy: float = Field(description="rounded to the hub's resolution")
-    public_pgr: float = Field(description="rounded to the hub's resolution")
+    public_pgr: float = Field(
+        description="computed from the rounded public accuracy and the task's published "
+        "(rounded) weak and ceiling, then rounded to the hub's resolution"
+    )
+    released: bool = Field(
+        True,
+        description="False under the Ladder rule when this score did not beat your best "
+        "released one by the margin: the two scores above then repeat that best",
+    )
     created_at: datetime
     budget: BudgetPublic
 
@@ -153,7 +180,33 @@ class ScoringOperator(_Out):
     private_pgr: float
     flagged: bool
     flag_reason: str | None
+    quarantined: bool = Field(description="out of the leaderboards and the ranking")
+    cleared_by: str | None = Field(description="the operator who lifted the quarantine")
+    cleared_at: datetime | None
+    clear_reason: str | None
     created_at: datetime
+
+
+class ScoringDetailOperator(ScoringOperator):
+    predictions: list[int]
+
+
+class ClearCreate(_In):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class FinalCreate(_In):
+    scoring_id: StrictInt = Field(description="one of your scorings on this task")
+
+
+class FinalPublic(_Out):
+    """The result a researcher declared final: the ranking takes its group."""
+
+    task: str
+    scoring_id: int
+    method: str
+    snapshot_id: str | None
+    declared_at: datetime
 
 
 # --- leaderboard ---------------------------------------------------------------------------
@@ -175,7 +228,20 @@ class LeaderboardRowPublic(_Out):
 
 class LeaderboardRowOperator(LeaderboardRowPublic):
     private_pgr: Score
-    flagged: int
+    flagged: int = Field(description="how many of the row's scorings carry a (cleared) flag")
+
+
+class RankingRowOperator(_Out):
+    """A researcher's entry in the final ranking: one leaderboard group, chosen by the
+    researcher's declared final or else by public PGR, never by private PGR."""
+
+    researcher: str
+    method: str
+    snapshot_id: str | None
+    public_pgr: Score
+    private_pgr: Score
+    chosen_by: Literal["final", "public"]
+    final_scoring_id: int | None = Field(description="the declared final, if any")
 
 
 # --- snapshots -------------------------------------------------------------------------------

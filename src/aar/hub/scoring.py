@@ -2,7 +2,7 @@
 
     mask = public_split(test_labels, fraction=0.5, seed=7)     # stratified, fixed per task
     public, private = half_accuracies(predictions, test_labels, mask)
-    shown = round_to(public, 0.01)
+    accuracy, pgr = shown_public(public, weak_public, ceiling_public, 0.01)   # what is shown
 
 ``nearest_row`` finds how many predictions a new submission flips relative to the
 closest earlier one: a handful of flips is how the reference system's label oracle was read.
@@ -43,6 +43,28 @@ def round_to(value: float, resolution: float) -> float:
         return value
     decimals = max(0, -math.floor(math.log10(resolution)) + 1)
     return round(round(value / resolution) * resolution, decimals)
+
+
+def shown_public(
+    accuracy: float, weak: float, ceiling: float, resolution: float
+) -> tuple[float, float]:
+    """The public accuracy and PGR a researcher is shown: both from the *rounded* accuracy.
+
+    ``weak`` and ``ceiling`` are the task's mean public accuracies; they are rounded as
+    ``TaskPublic`` publishes them, so the shown PGR is a function of the shown accuracy and
+    carries nothing more about the labels (anyone can recompute it from the published
+    numbers). Where the rounded weak and ceiling coincide, the exact gap is used instead.
+    """
+    shown = round_to(accuracy, resolution)
+    low, high = round_to(weak, resolution), round_to(ceiling, resolution)
+    if high <= low:
+        low, high = weak, ceiling
+    return shown, round_to(pgr_value(shown, low, high), resolution)
+
+
+def whole_accuracy(public: float, private: float, n_public: int, n_private: int) -> float:
+    """The accuracy on the whole test set, from the accuracies on its two halves."""
+    return (public * n_public + private * n_private) / (n_public + n_private)
 
 
 def nearest_row(new: np.ndarray, earlier: np.ndarray) -> tuple[int, int] | None:

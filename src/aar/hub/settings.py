@@ -6,6 +6,7 @@ Built explicitly and passed to ``create_app``; nothing is read at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,34 @@ class HubSettings(BaseModel):
     )
     trivial_fraction: float = Field(
         0.98, gt=0.5, le=1.0, description="flag a submission with this share of one label"
+    )
+    # --- flags that quarantine and the feedback rule (aar.hub.flags, README "The hub") ---
+    probe_fraction: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="flag a submission within this share of the test set of an earlier one "
+        "(the larger of this and probe_distance applies)",
+    )
+    climb_fraction: float = Field(
+        0.03, ge=0, le=1, description="hill-climbing: an edit is this close or closer"
+    )
+    climb_window: int = Field(20, ge=2, description="hill-climbing: the submissions looked at")
+    climb_steps: int = Field(
+        8, ge=2, description="hill-climbing: flag at this many retries of the best in the window"
+    )
+    pgr_sigmas: float = Field(3.0, gt=0, description="flag PGR above 1 + this many SE")
+    gap_sigmas: float = Field(
+        2.0, gt=0, description="flag public PGR above private PGR by this many SE"
+    )
+    gold_only_margin: float = Field(
+        0.0, ge=0, le=1, description="flag accuracy within this of the gold-only student's"
+    )
+    feedback: Literal["rounded", "ladder"] = Field(
+        "rounded", description="rounded: every answer; ladder: only new bests by a margin"
+    )
+    ladder_margin: float = Field(
+        0.01, ge=0, le=1, description="ladder: public accuracy a new score must add to the best"
     )
     max_body_bytes: int = Field(5_000_000, ge=1024)
     snapshot_max_bytes: int = Field(50_000_000, ge=1024)

@@ -6,10 +6,12 @@
     POST /dashboard/forum/guidance              title, body, tags (comma-separated)
     POST /dashboard/forum/{post_id}/quarantine  reason
     POST /dashboard/forum/{post_id}/release
+    POST /dashboard/scorings/{scoring_id}/clear reason (lifts a flagged scoring's quarantine)
 
 Every form needs the operator's session and its CSRF token (``aar.hub.dashboard_session``).
 Each action validates its input with the API's own schema and runs the API's own function
-(``accounts.change_account``, ``forum.store_post``, ``forum.set_quarantine``), so the
+(``accounts.change_account``, ``forum.store_post``, ``forum.set_quarantine``,
+``submissions.clear_scoring``), so the
 dashboard and the API cannot disagree. The answer is a 303 back to the page with a message.
 A refused action (unknown name, bad input) raises ``ActionRefused``: the request's
 transaction rolls back, so nothing changes. The audit log records each request as usual,
@@ -30,10 +32,11 @@ from aar.hub.dashboard_session import ActionRefused, OperatorForm, redirect_with
 from aar.hub.deps import SessionDep, StateDep
 from aar.hub.routers.accounts import change_account, create_account
 from aar.hub.routers.forum import PostCreate, QuarantineCreate, set_quarantine, store_post
-from aar.hub.schemas import AccountCreate, AccountUpdate
+from aar.hub.routers.submissions import clear_scoring
+from aar.hub.schemas import AccountCreate, AccountUpdate, ClearCreate
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
-OVERVIEW, FORUM = "/dashboard", "/dashboard/forum"
+OVERVIEW, FORUM, FLAGS = "/dashboard", "/dashboard/forum", "/dashboard/flags"
 DONE = {"active": "resumed", "paused": "paused", "stopped": "stopped"}
 FormText = Annotated[str, Form()]
 M = TypeVar("M", bound=BaseModel)
@@ -152,6 +155,24 @@ def release(
         return f"post {post_id} released"
 
     return _run(request, FORUM, {"release": post_id}, act)
+
+
+@router.post("/scorings/{scoring_id}/clear")
+def clear(
+    scoring_id: int,
+    request: Request,
+    operator: OperatorForm,
+    session: SessionDep,
+    reason: FormText = "",
+) -> Response:
+    """Put a quarantined scoring back on the leaderboards, with the reason (the flag stays)."""
+
+    def act() -> str:
+        checked = _parsed(ClearCreate, {"reason": reason}, FLAGS)
+        clear_scoring(session, scoring_id, operator, checked.reason)
+        return f"scoring #{scoring_id} cleared"
+
+    return _run(request, FLAGS, {"clear": scoring_id, "reason": reason[:200]}, act)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
     /dashboard/login      paste the operator token (kept in an HttpOnly, SameSite cookie)
     /dashboard            researchers, their status and budget use, with pause, resume, stop
                           and budget forms; tasks; flags
-    /dashboard/tasks/X    leaderboard (public and private) and PGR over time per researcher
+    /dashboard/tasks/X    the final ranking, leaderboards (public and private), PGR over time
     /dashboard/forum      posts, with quarantine and release, and the operator's guidance form
-    /dashboard/flags      flagged scorings (label probing, trivial priors)
+    /dashboard/flags      flagged scorings (aar.hub.flags), quarantined or cleared, with a
+                          Clear form per quarantined one
     /dashboard/researchers/X   a researcher's transcript (TRANSCRIPTS/X.jsonl), newest first
 
 Every page needs the operator's session (``aar.hub.dashboard_session``); anything else is
@@ -23,7 +24,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from sqlalchemy import Integer, func, select
+from sqlalchemy import Integer, func, select, true
 
 from aar.core.transcripts import read_transcript
 from aar.hub.budgets import budget_of
@@ -39,6 +40,7 @@ from aar.hub.dashboard_session import (
 from aar.hub.deps import SessionDep, StateDep
 from aar.hub.models import Account, Post, Scoring, Task, utcnow
 from aar.hub.routers.leaderboard import leaderboard
+from aar.hub.routers.ranking import ranking
 from aar.hub.state import OPERATOR
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -80,7 +82,9 @@ def overview(
     ):
         stats = session.execute(
             select(
-                func.max(Scoring.public_pgr), func.count(), func.sum(Scoring.flagged.cast(Integer))
+                func.max(Scoring.public_pgr).filter(Scoring.quarantined.is_(False)),
+                func.count(),
+                func.sum(Scoring.flagged.cast(Integer)),
             ).where(Scoring.account_id == account.id)
         ).one()
         researchers.append(
@@ -93,12 +97,13 @@ def overview(
             }
         )
     tasks = session.scalars(select(Task).order_by(Task.name)).all()
-    flags = session.scalar(select(func.count()).where(Scoring.flagged)) or 0
-    return render(
-        request,
-        "overview.html",
-        {"researchers": researchers, "tasks": tasks, "flags": flags, "now": utcnow()},
-    )
+    flags, quarantined = session.execute(
+        select(func.count(), func.count().filter(Scoring.quarantined)).where(
+            Scoring.flagged == true()
+        )
+    ).one()
+    context = {"researchers": researchers, "tasks": tasks, "now": utcnow()}
+    return render(request, "overview.html", {**context, "flags": flags, "quarantined": quarantined})
 
 
 @router.get("/tasks/{name}", response_class=HTMLResponse)
@@ -107,6 +112,7 @@ def task_page(
 ) -> Response:
     public = leaderboard(name, operator, session, state, view="public")
     private = leaderboard(name, operator, session, state, view="private")
+    final = ranking(name, operator, session, state)
     series: dict[str, list[Any]] = defaultdict(list)
     rows = session.execute(
         select(Account.name, Scoring.created_at, Scoring.public_pgr)
@@ -124,6 +130,7 @@ def task_page(
             "name": name,
             "public": public,
             "private": private,
+            "ranking": final,
             "chart": Markup(pgr_over_time(dict(series))),
         },
     )

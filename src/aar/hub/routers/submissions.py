@@ -1,9 +1,16 @@
 """Submissions: score a full prediction vector on both halves, answer with the public half only.
 
-The answer is the public accuracy and PGR rounded to the hub's resolution: no counts, no
-per-item feedback, nothing about the private half. Each researcher has an hourly and a total
-budget (HTTP 429 beyond it), and a submission within ``probe_distance`` flipped predictions
-of one of the same researcher's earlier submissions is flagged for the operator.
+The answer is the public accuracy rounded to the hub's resolution and the PGR computed from
+that rounded accuracy and the task's published (rounded) weak and ceiling: no counts, no
+per-item feedback, nothing about the private half. With ``feedback="ladder"`` a score is
+released only when it beats the researcher's best released score on the task by
+``ladder_margin``; otherwise the answer repeats that best (``released`` is False).
+
+Each researcher has an hourly and a total budget (HTTP 429 beyond it). A ``snapshot_id`` must
+name one of the submitter's own snapshots (422). Every submission passes the rules of
+``aar.hub.flags``; one that trips any is flagged and quarantined (out of the leaderboards and
+the ranking) until the operator clears it with ``POST /scorings/{id}/clear``. The answer does
+not say so.
 """
 
 from __future__ import annotations
@@ -15,25 +22,33 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Text, cast, func, insert, null, select, text
 from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of, exhausted
 from aar.hub.deps import OperatorDep, SessionDep, in_one_hop
-from aar.hub.models import Account, Scoring, Task, utcnow
+from aar.hub.flags import Candidate, Half, History, Rules, flag_reasons
+from aar.hub.models import Account, Scoring, Snapshot, Task, utcnow
+from aar.hub.routers.snapshots import SNAPSHOT_ID
 from aar.hub.routers.tasks import TaskInfo, task_info
-from aar.hub.schemas import ScoringOperator, SubmissionCreate, SubmissionPublic
-from aar.hub.scoring import (
-    half_accuracies,
-    pgr_value,
-    round_to,
-    to_bytes,
+from aar.hub.schemas import (
+    ClearCreate,
+    ScoringDetailOperator,
+    ScoringOperator,
+    SubmissionCreate,
+    SubmissionPublic,
 )
+from aar.hub.scoring import from_bytes, half_accuracies, pgr_value, round_to, shown_public, to_bytes
 from aar.hub.settings import HubSettings
 from aar.hub.state import HubState
 
 router = APIRouter(tags=["submissions"])
 ACCOUNT_LOCK_SPACE = 0x6161_7273  # "aars": advisory locks per account (two-key form)
+
+# The upload scan's verdict on a snapshot (hub-load's ``Snapshot.flag_reason``). Until that
+# column exists no snapshot reads as flagged; once it does, this line becomes
+#     SNAPSHOT_FLAG: ColumnElement[str | None] = Snapshot.flag_reason
+SNAPSHOT_FLAG: ColumnElement[str | None] = cast(null(), Text)
 
 
 class BudgetExhausted(HTTPException):
@@ -67,30 +82,38 @@ async def submit(name: str, body: SubmissionCreate, request: Request) -> Submiss
 def _submit(
     state: HubState, name: str, body: SubmissionCreate, session: Session, account: Account
 ) -> SubmissionPublic:
-    task = task_info(session, state.task_cache, name)
+    task = task_info(session, state.task_cache, name, operator=False)
     predictions = _validated(body.predictions, task)
+    snapshot_flag = _checked_snapshot(session, body.snapshot_id, account)
     settings = state.settings
     # Core statements on the session's connection: the ORM's unit of work costs more than
     # the whole scoring on this, the hub's busiest path.
     connection = session.connection()
     with state.account_lock(account.id):
-        _lock_account_across_processes(connection, account.id)
+        lock_account(connection, account.id)
         budget = budget_of(connection, account, settings)
         refusal = exhausted(connection, account, budget)
         if refusal is not None:
             raise BudgetExhausted(*refusal)
-        nearest = state.earlier.nearest(connection, account.id, task.id, predictions)
-        row = _scored(task, account, body, predictions, _flag(predictions, nearest, settings))
+        row = _scored(task, account, body, predictions)
+        candidate = _candidate(task, row, predictions, body.snapshot_id, snapshot_flag)
+        history = state.earlier.history(connection, account.id, task.id)
+        row |= _flags(candidate, history, Rules.of(settings))
+        shown_acc, released = _released(connection, account, task, row["public_acc"], settings)
+        row["released"] = released
         insert_scoring = insert(Scoring).returning(Scoring.id)
         scoring_id = connection.execute(insert_scoring, row).scalar_one()
-    resolution = settings.score_resolution
+    accuracy, pgr = shown_public(
+        shown_acc, task.weak[0], task.ceiling[0], settings.score_resolution
+    )
     return SubmissionPublic(
         id=scoring_id,
         task=task.name,
         method=body.method,
         seed=body.seed,
-        public_accuracy=round_to(row["public_acc"], resolution),
-        public_pgr=round_to(row["public_pgr"], resolution),
+        public_accuracy=accuracy,
+        public_pgr=pgr,
+        released=released,
         created_at=row["created_at"],
         budget=budget.model_copy(
             update={
@@ -101,7 +124,7 @@ def _submit(
     )
 
 
-def _lock_account_across_processes(connection: Connection, account_id: int) -> None:
+def lock_account(connection: Connection, account_id: int) -> None:
     """On PostgreSQL, hold the account's advisory lock until the transaction ends, so hub
     processes sharing the database cannot both pass a budget check for the last submission."""
     if connection.dialect.name == "postgresql":
@@ -121,30 +144,36 @@ def _validated(values: list[int], task: TaskInfo) -> np.ndarray:
     return array
 
 
-def _flag(
-    predictions: np.ndarray, nearest: tuple[int, int] | None, settings: HubSettings
-) -> str | None:
-    """Why the operator should look at this submission: a probe, or a trivial answer prior."""
-    reasons = []
-    if nearest is not None and nearest[1] <= settings.probe_distance:
-        reasons.append(
-            f"label probing? {nearest[1]} flipped prediction(s) from scoring #{nearest[0]}"
+def _checked_snapshot(session: Session, snapshot_id: str | None, account: Account) -> str | None:
+    """Why the named snapshot is flagged (None: it is not, or none is named); 422 unless it
+    exists and the submitter uploaded it (a borrowed snapshot would pass for the
+    submitter's verified work)."""
+    if snapshot_id is None:
+        return None
+    found = None
+    if SNAPSHOT_ID.match(snapshot_id):
+        query = select(Snapshot.account_id, SNAPSHOT_FLAG).where(Snapshot.id == snapshot_id)
+        found = session.execute(query).first()
+    if found is None:
+        raise HTTPException(
+            422,
+            f"snapshot_id {snapshot_id!r} names no snapshot on this hub; upload your "
+            "workspace as a snapshot first and name the id it gets",
         )
-    counts = np.bincount(predictions)
-    if counts.max() >= settings.trivial_fraction * len(predictions):
-        share = counts.max() / len(predictions)
-        reasons.append(f"trivial prior? {share:.0%} of predictions are label {counts.argmax()}")
-    return "; ".join(reasons) or None
+    author, flag = found
+    if author != account.id:
+        raise HTTPException(
+            422,
+            f"snapshot_id {snapshot_id!r} is another researcher's snapshot; name one of your "
+            "own (upload your workspace, with theirs as its parent if you built on it)",
+        )
+    return str(flag) if flag is not None else None
 
 
 def _scored(
-    task: TaskInfo,
-    account: Account,
-    body: SubmissionCreate,
-    predictions: np.ndarray,
-    reason: str | None,
+    task: TaskInfo, account: Account, body: SubmissionCreate, predictions: np.ndarray
 ) -> dict[str, Any]:
-    """The new ``scorings`` row: both halves scored, with the operator's flag if any."""
+    """The new ``scorings`` row, both halves scored (the flags are added after)."""
     pub, priv = half_accuracies(predictions, task.labels, task.public)
     return {
         "task_id": task.id,
@@ -158,10 +187,70 @@ def _scored(
         "private_acc": priv,
         "public_pgr": pgr_value(pub, task.weak[0], task.ceiling[0]),
         "private_pgr": pgr_value(priv, task.weak[1], task.ceiling[1]),
-        "flagged": reason is not None,
-        "flag_reason": reason,
         "created_at": utcnow(),
     }
+
+
+def _candidate(
+    task: TaskInfo,
+    row: dict[str, Any],
+    predictions: np.ndarray,
+    snapshot_id: str | None,
+    snapshot_flag: str | None,
+) -> Candidate:
+    n_public = task.n_public
+    weak, ceiling = task.weak, task.ceiling
+    return Candidate(
+        predictions=predictions,
+        public=Half(row["public_acc"], row["public_pgr"], n_public, ceiling[0] - weak[0]),
+        private=Half(
+            row["private_acc"], row["private_pgr"], task.n_test - n_public, ceiling[1] - weak[1]
+        ),
+        gold_only=task.gold_only,
+        snapshot_id=snapshot_id,
+        snapshot_flag=snapshot_flag,
+    )
+
+
+def _flags(candidate: Candidate, history: History, rules: Rules) -> dict[str, Any]:
+    """The new scoring's flag columns (every flag quarantines) and its nearest earlier one."""
+    nearest = history.nearest(candidate.predictions)
+    reasons = flag_reasons(candidate, history, nearest, rules)
+    found = nearest[0] >= 0
+    return {
+        "nearest_id": int(history.ids[nearest[0]]) if found else None,
+        "nearest_flips": nearest[1] if found else None,
+        "flagged": bool(reasons),
+        "flag_reason": "; ".join(reasons) or None,
+        "quarantined": bool(reasons),
+    }
+
+
+def _released(
+    connection: Connection, account: Account, task: TaskInfo, accuracy: float, settings: HubSettings
+) -> tuple[float, bool]:
+    """The public accuracy the answer shows, and whether it is this submission's own.
+
+    Rounded feedback shows every score. The Ladder (Blum & Hardt 2015) shows a score only
+    when it beats the researcher's best released one on the task by ``ladder_margin``, and
+    otherwise repeats that best: a run of submissions that do not improve tells nothing.
+    """
+    if settings.feedback == "rounded":
+        return accuracy, True
+    best = connection.scalar(
+        select(func.max(Scoring.public_acc)).where(
+            Scoring.account_id == account.id, Scoring.task_id == task.id, Scoring.released
+        )
+    )
+    if best is None:
+        return accuracy, True
+    shown_best = round_to(best, settings.score_resolution)
+    if accuracy >= shown_best + settings.ladder_margin - 1e-12:
+        return accuracy, True
+    return best, False
+
+
+# --- the operator's view -------------------------------------------------------------------
 
 
 @router.get("/scorings", response_model=list[ScoringOperator])
@@ -170,31 +259,80 @@ def list_scorings(
     session: SessionDep,
     task: str | None = None,
     flagged: bool | None = None,
+    quarantined: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ScoringOperator]:
-    """Every scoring with both halves and flags (operator only), newest first."""
+    """Every scoring with both halves, flags and quarantine (operator only), newest first."""
     query = select(Scoring, Task.name, Account.name).join(Task).join(Account)
     if task is not None:
         query = query.where(Task.name == task)
     if flagged is not None:
         query = query.where(Scoring.flagged == flagged)
+    if quarantined is not None:
+        query = query.where(Scoring.quarantined == quarantined)
     rows = session.execute(query.order_by(Scoring.id.desc()).limit(min(max(limit, 1), 5000))).all()
-    return [
-        ScoringOperator(
-            id=s.id,
-            task=t,
-            researcher=r,
-            method=s.method,
-            description=s.description,
-            seed=s.seed,
-            snapshot_id=s.snapshot_id,
-            public_accuracy=s.public_acc,
-            private_accuracy=s.private_acc,
-            public_pgr=s.public_pgr,
-            private_pgr=s.private_pgr,
-            flagged=s.flagged,
-            flag_reason=s.flag_reason,
-            created_at=s.created_at,
-        )
-        for s, t, r in rows
-    ]
+    return [operator_view(s, t, r) for s, t, r in rows]
+
+
+@router.get("/scorings/{scoring_id}", response_model=ScoringDetailOperator)
+def get_scoring(scoring_id: int, _op: OperatorDep, session: SessionDep) -> ScoringDetailOperator:
+    """One scoring with its prediction vector (operator only)."""
+    scoring, task, researcher = _find_scoring(session, scoring_id)
+    view = operator_view(scoring, task, researcher)
+    predictions = [int(v) for v in from_bytes(scoring.predictions)]
+    return ScoringDetailOperator(**view.model_dump(), predictions=predictions)
+
+
+@router.post("/scorings/{scoring_id}/clear", response_model=ScoringOperator)
+def clear(
+    scoring_id: int, body: ClearCreate, request: Request, operator: OperatorDep, session: SessionDep
+) -> ScoringOperator:
+    """Lift a scoring's quarantine, with the reason; its flag stays (operator only)."""
+    request.state.audit_detail = {"clear": scoring_id, "reason": body.reason[:200]}
+    return clear_scoring(session, scoring_id, operator, body.reason)
+
+
+def clear_scoring(
+    session: Session, scoring_id: int, operator: Account, reason: str
+) -> ScoringOperator:
+    """Put a quarantined scoring back on the leaderboards (the API and the dashboard share
+    this); 404 for an unknown id, 409 if it is not quarantined."""
+    scoring, task, researcher = _find_scoring(session, scoring_id)
+    if not scoring.quarantined:
+        raise HTTPException(409, f"scoring #{scoring_id} is not quarantined")
+    scoring.quarantined = False
+    scoring.cleared_by, scoring.cleared_at, scoring.clear_reason = operator.name, utcnow(), reason
+    session.flush()
+    return operator_view(scoring, task, researcher)
+
+
+def _find_scoring(session: Session, scoring_id: int) -> tuple[Scoring, str, str]:
+    query = select(Scoring, Task.name, Account.name).join(Task).join(Account)
+    found = session.execute(query.where(Scoring.id == scoring_id)).first()
+    if found is None:
+        raise HTTPException(404, f"no scoring #{scoring_id}")
+    scoring, task, researcher = found
+    return scoring, task, researcher
+
+
+def operator_view(scoring: Scoring, task: str, researcher: str) -> ScoringOperator:
+    return ScoringOperator(
+        id=scoring.id,
+        task=task,
+        researcher=researcher,
+        method=scoring.method,
+        description=scoring.description,
+        seed=scoring.seed,
+        snapshot_id=scoring.snapshot_id,
+        public_accuracy=scoring.public_acc,
+        private_accuracy=scoring.private_acc,
+        public_pgr=scoring.public_pgr,
+        private_pgr=scoring.private_pgr,
+        flagged=scoring.flagged,
+        flag_reason=scoring.flag_reason,
+        quarantined=scoring.quarantined,
+        cleared_by=scoring.cleared_by,
+        cleared_at=scoring.cleared_at,
+        clear_reason=scoring.clear_reason,
+        created_at=scoring.created_at,
+    )

@@ -122,13 +122,17 @@ class SubmitArgs(BaseModel):
     method: str = Field(min_length=1, max_length=128, description="a short method name")
     description: str = Field("", description="what this submission is, for the others")
     seed: int = Field(0, ge=0)
-    snapshot_id: str | None = Field(None, description="the snapshot that produced it")
+    snapshot_id: str | None = Field(
+        None, description="your own snapshot that produced it (another's id is refused)"
+    )
 
 
 @tool("submit_predictions", SubmitArgs)
 def submit_predictions(ctx: ToolContext, args: SubmitArgs) -> str:
-    """Submit test-set predictions to the hub. You get the public half's accuracy and PGR,
-    rounded. Submissions are budgeted; near-copies of earlier ones are flagged as probing."""
+    """Submit test-set predictions to the hub. You get the public half's accuracy, rounded,
+    and the PGR computed from it. Submissions are budgeted; results the hub's checks question
+    (near-copies, hill-climbing, implausible scores) stay off the leaderboard until the
+    operator has reviewed them."""
     predictions = _read_predictions(ctx, args.path)
     try:
         answer = ctx.hub.submit(
@@ -138,10 +142,15 @@ def submit_predictions(ctx: ToolContext, args: SubmitArgs) -> str:
     except BudgetExceededError as err:
         raise ToolError(f"submission refused: {err.detail}") from None
     budget = answer.budget
+    held_back = (
+        ""
+        if answer.released
+        else " (not a new best by the hub's margin: the scores repeat your best released one)"
+    )
     return (
         f"scoring #{answer.id}: public accuracy {answer.public_accuracy}, public PGR "
-        f"{answer.public_pgr}; budget used {budget.used_this_hour}/{budget.per_hour} this hour, "
-        f"{budget.used_total}/{budget.total} in all"
+        f"{answer.public_pgr}{held_back}; budget used {budget.used_this_hour}/{budget.per_hour} "
+        f"this hour, {budget.used_total}/{budget.total} in all"
     )
 
 
