@@ -54,3 +54,28 @@ def subset_table(record: ExperimentRecord) -> Table:
             *(_acc(subset.transfer[m]) for m in methods),
         )
     return table
+
+
+def experiment_markdown(record: ExperimentRecord) -> str:
+    """The record as a markdown section: its provenance, the baselines and the method table,
+    best PGR first (what benchmarks/RESULTS.md shows)."""
+    env = record.environment
+    commit = env.get("commit", "unknown")[:12] + (" (dirty)" if env.get("dirty") == "true" else "")
+    seeds = f"seeds {record.seeds[0]}–{record.seeds[-1]}" if record.seeds else "no seeds"
+    lines = [
+        f"**{record.task.name}** ({len(record.seeds)} {seeds}; commit {commit}; "
+        f"torch {env.get('torch', '?')}; {record.created_at[:10]}): weak "
+        f"{_acc(record.weak)}, ceiling {_acc(record.ceiling)} "
+        f"(gap {record.ceiling.mean - record.weak.mean:.2f})",
+        "",
+        "| method | transfer | PGR | Δ vs vanilla (paired) | s/seed |",
+        "|---|---|---|---|---|",
+    ]
+    for m in sorted(record.methods, key=lambda m: -(m.pgr.value if m.pgr else -9)):
+        pgr = format_estimate(m.pgr.value, m.pgr.se, 2) if m.pgr else "n/a"
+        paired = "-" if m.method.name == "vanilla" else _delta(m.vs_vanilla)
+        per_seed = sum(m.seconds.values()) / max(len(m.seconds), 1)
+        lines.append(
+            f"| {m.method.name} | {_acc(m.transfer)} | {pgr} | {paired} | {per_seed:.1f} |"
+        )
+    return "\n".join(lines)
