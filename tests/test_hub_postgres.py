@@ -34,7 +34,7 @@ def test_scoring_budgets_flags_and_leaderboard_on_postgres(
         assert board[0].private_pgr.n == 3
         assert first.public_accuracy > 0.5
     engine = make_engine(postgres_url)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit"))
     engine.dispose()
