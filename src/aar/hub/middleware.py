@@ -37,7 +37,7 @@ class RateLimit:
         refusal = limits.admit(caller, scope["method"], scope["path"])
         if refusal is not None:
             action = f"{scope['method']} {scope['path']}"[:200]
-            for row in limits.tally.add(caller, action, refusal.limit.name):
+            for row in limits.tally.add(caller, action, refusal):
                 hub.audit.record(row)
             await _too_many(send, refusal)
             return

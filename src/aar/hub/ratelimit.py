@@ -12,11 +12,12 @@ the caller's **forum** buckets (``forum_posts_per_minute``, ``forum_votes_per_mi
 with a minute's worth as its burst). An empty bucket refuses with a ``Refusal`` (the
 middleware answers 429 with Retry-After) before any database work.
 
-Who the caller is: a token this hub has seen authenticate is its account (keyed by the
-token's sha256, so nothing is looked up per request); any other caller, with no token or one
-not (yet) seen to be valid, shares the bucket of its peer address (all Unix-socket callers are
-one peer). So a flood with invented tokens throttles only anonymous traffic from its own
-peer. The operator, once recognised, is never limited: the campaign supervisor polls.
+Who the caller is: a caller with a token is keyed by the token's sha256, so nothing is looked
+up per request. A token this hub has not yet seen authenticate (maybe invented) also takes a
+token from its peer address's bucket, which it shares with callers without a token (all
+Unix-socket callers are one peer): a flood of invented tokens throttles only unauthenticated
+traffic from its own peer, never an account already seen. The operator, once recognised, is
+never limited: the campaign supervisor polls.
 
 Refused requests are not audited one by one: ``RefusalTally`` sums them into one
 ``rate_limited`` audit row per caller per ``rate_limit_audit_seconds`` (count, which limits,
@@ -96,10 +97,11 @@ class Buckets:
 
 @dataclass(frozen=True)
 class Caller:
-    key: str  # "account:<sha256>" or "peer:<address>"
+    key: str  # "account:<sha256>" with a token, else "peer:<address>"
     actor: str  # the account's name, or "anonymous"
     token_hash: str | None
     peer: str
+    gate: str | None = None  # a token not yet seen valid also needs its peer's bucket
     exempt: bool = False
 
 
@@ -107,6 +109,7 @@ class Caller:
 class Refusal:
     limit: Limit
     retry_after: float  # seconds
+    key: str  # the bucket that was empty
 
     @property
     def retry_after_header(self) -> str:
@@ -145,17 +148,17 @@ class RefusalTally:
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
-    def add(self, caller: Caller, action: str, limit: str) -> list[dict[str, Any]]:
+    def add(self, caller: Caller, action: str, refusal: Refusal) -> list[dict[str, Any]]:
         """Count one refusal; the rows of windows that have ended (to record now)."""
         now = self.clock()
         with self._lock:
             self.total += 1
-            window = self._windows.get(caller.key)
+            window = self._windows.get(refusal.key)  # a peer's refusals are one row
             if window is None:
                 window = _Window(caller.actor, utcnow(), now, action, caller.peer)
-                self._windows[caller.key] = window
+                self._windows[refusal.key] = window
             window.refused += 1
-            window.limits[limit] += 1
+            window.limits[refusal.limit.name] += 1
             window.last_action = action
         return self.rows(now=now)
 
@@ -223,8 +226,8 @@ class RateLimits:
             return Caller(f"peer:{peer}", "anonymous", None, peer)
         digest = hashlib.sha256(token).hexdigest()
         name = self._known.get(digest)
-        if name is None:
-            return Caller(f"peer:{peer}", "anonymous", digest, peer)
+        if name is None:  # maybe invented: its peer's bucket pays too, so a flood of them stops
+            return Caller(f"account:{digest}", "anonymous", digest, peer, gate=f"peer:{peer}")
         return Caller(f"account:{digest}", name, digest, peer, exempt=name in self.exempt)
 
     def learn(self, caller: Caller, actor: str | None) -> None:
@@ -236,12 +239,12 @@ class RateLimits:
         if caller.exempt:
             return None
         now = time.monotonic()
-        wait = self.requests.take(caller.key, now)
-        if wait:
-            return Refusal(self.requests.limit, wait)
+        keys = (caller.key,) if caller.gate is None else (caller.gate, caller.key)
         forum = self._forum_buckets(method, path)
-        if forum is not None and (wait := forum.take(caller.key, now)):
-            return Refusal(forum.limit, wait)
+        checks = [(self.requests, key) for key in keys]
+        for buckets, key in checks + ([(forum, caller.key)] if forum else []):
+            if wait := buckets.take(key, now):
+                return Refusal(buckets.limit, wait, key)
         return None
 
     def _forum_buckets(self, method: str, path: str) -> Buckets | None:
