@@ -73,6 +73,10 @@ def test_refusals_are_audited_as_one_row_per_caller(tmp_path: Path) -> None:
         assert all(e.status != 429 for e in requests)
         stats = hub.operator.http.get("/stats").json()
         assert stats["rate_limited"] == refused
+        dashboard = hub.anonymous()
+        dashboard.post("/dashboard/login", data={"token": hub.operator_token})
+        page = dashboard.get("/dashboard/audit", params={"kind": "rate_limited"}).text
+        assert f"{refused} request(s) refused" in page
 
 
 def test_the_forum_posting_limit(tmp_path: Path) -> None:
@@ -115,3 +119,8 @@ def test_tool_call_rows_are_marked_as_the_researchers_claims(tmp_path: Path) -> 
         assert all(e.claimed_by is None for e in requests)
         exported = [line for line in hub.operator.export_audit() if '"tool_call"' in line]
         assert '"claimed_by": "alice"' in exported[0]
+        dashboard = hub.anonymous()
+        dashboard.post("/dashboard/login", data={"token": hub.operator_token})
+        page = dashboard.get("/dashboard/audit", params={"kind": "tool_call"}).text
+        assert "claimed by alice" in page
+        assert "POST /tasks/toy/submissions" in page

@@ -171,6 +171,13 @@ def test_the_hub_stores_a_flagged_snapshot_and_shows_why_to_the_operator_only(
         assert [s["id"] for s in listed] == [flagged.id]
         assert [s.id for s in hub.operator.flagged_snapshots()] == [flagged.id]
         assert operator.get("/stats").json()["flagged_snapshots"] == 1
+        dashboard = hub.anonymous()
+        dashboard.post("/dashboard/login", data={"token": hub.operator_token})
+        page = dashboard.get("/dashboard/snapshots").text
+        flagged_table = page.split('id="flagged-snapshots"')[1].split("</table>")[0]
+        assert flagged.id in flagged_table
+        assert clean.id not in flagged_table
+        assert "imports aar.w2s.tasks.geofacts" in flagged_table
 
 
 def test_the_flag_is_stored_on_postgres_too(tmp_path: Path, postgres_url: str) -> None:

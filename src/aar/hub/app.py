@@ -29,6 +29,7 @@ from aar.hub.routers import (
     audit,
     controls,
     dashboard,
+    dashboard_load,
     forum,
     leaderboard,
     snapshots,
@@ -50,6 +51,7 @@ ROUTERS = (
     audit,
     stats,
     dashboard,
+    dashboard_load,
     controls,
 )
 
