@@ -47,7 +47,7 @@ class HubSettings(BaseModel):
         300, ge=1, description="snapshots one researcher may store in all (never resets)"
     )
     snapshot_quota_bytes: int = Field(
-        500_000_000, ge=1024, description="bytes of archives one researcher may store in all"
+        200_000_000, ge=1024, description="bytes of archives one researcher may store in all"
     )
     snapshot_oracle_modules: tuple[str, ...] = Field(
         (

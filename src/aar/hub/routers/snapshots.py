@@ -163,7 +163,8 @@ def _admit(
     if not uploader.quota:
         return uploader
     count, stored = _stored(session, account.id)
-    _check_quota(settings, account.name, count, stored, declared)
+    _check_count(settings, account.name, count)
+    _check_bytes(settings, account.name, stored, declared)
     return Uploader(account.id, account.name, True, stored)
 
 
@@ -174,19 +175,25 @@ def _stored(session: Session, account_id: int) -> tuple[int, int]:
     return int(count), int(size)
 
 
-def _check_quota(settings: HubSettings, name: str, count: int, stored: int, adding: int) -> None:
-    never = "the quota does not reset; ask the operator"
+NEVER_RESETS = "the quota does not reset; ask the operator"
+
+
+def _check_count(settings: HubSettings, name: str, count: int) -> None:
     if count >= settings.snapshot_quota_count:
         raise HTTPException(
             429,
             f"snapshot quota reached: {name} has stored {count} snapshots, "
-            f"the limit is {settings.snapshot_quota_count} ({never})",
+            f"the limit is {settings.snapshot_quota_count} ({NEVER_RESETS})",
         )
+
+
+def _check_bytes(settings: HubSettings, name: str, stored: int, adding: int) -> None:
     if stored + adding > settings.snapshot_quota_bytes:
         raise HTTPException(
             429,
             f"snapshot quota reached: {name} has stored {stored} bytes of snapshots and this "
-            f"upload has {adding}; the limit is {settings.snapshot_quota_bytes} bytes ({never})",
+            f"upload has {adding}; the limit is {settings.snapshot_quota_bytes} bytes "
+            f"({NEVER_RESETS})",
         )
 
 
@@ -194,7 +201,7 @@ def _check_body(settings: HubSettings, uploader: Uploader, data: bytes) -> None:
     if not data:
         raise HTTPException(422, "the request body is empty; send the workspace as a tar.gz")
     if uploader.quota:  # the declared size may have been absent (a streamed body)
-        _check_quota(settings, uploader.name, 0, uploader.stored_bytes, len(data))
+        _check_bytes(settings, uploader.name, uploader.stored_bytes, len(data))
 
 
 def _insert(
@@ -210,7 +217,8 @@ def _insert(
     """The short write transaction: the quota once more (uploads elsewhere), then the row."""
     if account.role != OPERATOR:
         count, stored = _stored(session, account.id)
-        _check_quota(settings, account.name, count, stored, size)
+        _check_count(settings, account.name, count)
+        _check_bytes(settings, account.name, stored, size)
     snapshot = Snapshot(
         id=f"s_{uuid.uuid4().hex[:16]}",
         account_id=account.id,
