@@ -19,7 +19,8 @@ test means to exceed the per-account rate limits, so it starts the hub with them
 researcher submits at a steady pace (``--honest-rate``, open load) for ``--quiet-seconds``
 alone, then for ``--seconds`` while another researcher, in a process of its own, floods: plain
 requests and requests with invented tokens as fast as it can, forum posts, and snapshot
-uploads (a 1 MB gzip bomb and 10 MB archives in turn). It prints the honest researcher's
+uploads (in turn: a 1 MB gzip bomb, a 10 MB archive, and a 1 MB archive just under the
+compression-ratio cap). It prints the honest researcher's
 submission p50/p99 in both phases, what the flood's requests were answered, and how many
 audit rows the flood cost.
 """
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import io
 import json
 import multiprocessing
 import os
@@ -351,21 +351,38 @@ def flood(base: str, token: str, seconds: float, ready: Event, answers: Any) -> 
 
 
 def flood_archives() -> list[bytes]:
-    """A gzip bomb (1 GiB of zeros in about 1 MB) and a 10 MB archive of random bytes."""
+    """What the flooder uploads in turn: a gzip bomb (1008 MiB of zeros in about 1 MB, just
+    under the hub's absolute cap of 1 GiB), a 10 MB archive of random bytes, and an archive
+    just under the compression-ratio cap (96 MiB of zeros and 1 MB of noise)."""
+    noise = os.urandom(1_000_000)
+    return [
+        tar_of_zeros(63) + end_of_tar(),
+        tar_of_noise(os.urandom(10_000_000)),
+        tar_of_zeros(6) + noise_member(noise) + end_of_tar(),
+    ]
+
+
+def tar_of_zeros(chunks: int) -> bytes:
+    """A gzip stream (of repeated members: built in milliseconds) of one tar member of zeros."""
     info = tarfile.TarInfo("zeros.bin")
-    info.size = 64 * BOMB_CHUNK
-    bomb = (
-        gzip.compress(info.tobuf(tarfile.USTAR_FORMAT), mtime=0)
-        + gzip.compress(b"\0" * BOMB_CHUNK, mtime=0) * 64
-        + gzip.compress(b"\0" * 1024, mtime=0)
-    )
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
-        noise = os.urandom(10_000_000)
-        info = tarfile.TarInfo("noise.bin")
-        info.size = len(noise)
-        tar.addfile(info, io.BytesIO(noise))
-    return [bomb, buffer.getvalue()]
+    info.size = chunks * BOMB_CHUNK
+    zeros = gzip.compress(b"\0" * BOMB_CHUNK, mtime=0)
+    return gzip.compress(info.tobuf(tarfile.USTAR_FORMAT), mtime=0) + zeros * chunks
+
+
+def noise_member(noise: bytes) -> bytes:
+    info = tarfile.TarInfo("noise.bin")
+    info.size = len(noise)
+    padding = b"\0" * (-len(noise) % tarfile.BLOCKSIZE)
+    return gzip.compress(info.tobuf(tarfile.USTAR_FORMAT) + noise + padding, mtime=0)
+
+
+def end_of_tar() -> bytes:
+    return gzip.compress(b"\0" * 2 * tarfile.BLOCKSIZE, mtime=0)
+
+
+def tar_of_noise(noise: bytes) -> bytes:
+    return noise_member(noise) + end_of_tar()
 
 
 async def hammer_all(base: str, token: str, seconds: float, archives: list[bytes]) -> Counter[str]:
@@ -380,7 +397,7 @@ async def hammer_all(base: str, token: str, seconds: float, archives: list[bytes
             "/tasks", headers={"Authorization": f"Bearer {os.urandom(8).hex()}"}
         ),
         "forum post": lambda c, i: c.post("/forum/posts", json=post, headers=auth),
-        "upload": lambda c, i: c.post("/snapshots", data=archives[i % 2], headers=upload),
+        "upload": lambda c, i: c.post("/snapshots", data=archives[i % 3], headers=upload),
     }
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(base, connector=connector) as client:
