@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
@@ -85,17 +85,30 @@ class ArchiveChecks:
             self._admitted += 1
             executor = self._pool()
         try:
-            job = executor.submit(inspect_archive, data, max_ratio, rules)
-            return await asyncio.wrap_future(job)
+            return await asyncio.wrap_future(self._submit(executor, data, max_ratio, rules))
         except BrokenProcessPool as error:  # a worker died (killed, out of memory): start anew
             with self._lock:
                 if self._executor is executor:
                     self._executor = None
             executor.shutdown(wait=False, cancel_futures=True)
             raise PoolFull("an archive-check worker stopped; try again") from error
-        finally:
-            with self._lock:
-                self._admitted -= 1
+
+    def _submit(
+        self, executor: ProcessPoolExecutor, data: bytes, max_ratio: float, rules: ScanRules
+    ) -> Future[str | None]:
+        """The job; its slot is freed when the work is, not when the request ends, so a
+        client that hangs up cannot leave work queued behind a free slot."""
+        try:
+            job = executor.submit(inspect_archive, data, max_ratio, rules)
+        except BaseException:
+            self._release()
+            raise
+        job.add_done_callback(lambda _: self._release())
+        return job
+
+    def _release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
 
     def close(self) -> None:
         with self._lock:
