@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aar.hub.client import BudgetExceededError
+from aar.hub.ratelimit import Caller, Limit, Refusal, RefusalTally
 from tests.hubkit import running_hub, toy_task
 
 NO_REFILL = 1e-6  # tokens per second: a bucket that does not refill during a test
@@ -124,3 +125,30 @@ def test_tool_call_rows_are_marked_as_the_researchers_claims(tmp_path: Path) -> 
         page = dashboard.get("/dashboard/audit", params={"kind": "tool_call"}).text
         assert "claimed by alice" in page
         assert "POST /tasks/toy/submissions" in page
+
+
+def test_the_tally_writes_one_row_per_caller_per_interval() -> None:
+    now = [0.0]
+    tally = RefusalTally(10.0, clock=lambda: now[0])
+    limit = Limit("requests", 1.0, 1, "1 requests per second (bursts of 1)")
+    mallory = Caller("account:abc", "mallory", "abc", "127.0.0.1")
+    stranger = Caller("account:def", "anonymous", "def", "10.0.0.7", gate="peer:10.0.0.7")
+    written = []
+    for step in range(100):  # 25 s of refusals, 4 a second, from each
+        now[0] = step / 4
+        written += tally.add(mallory, f"GET /tasks?step={step}", Refusal(limit, 1.0, mallory.key))
+        written += tally.add(stranger, "GET /me", Refusal(limit, 1.0, "peer:10.0.0.7"))
+    assert sorted(row["actor"] for row in written) == ["anonymous"] * 2 + ["mallory"] * 2
+    # one row each when 10 s had passed, and again when 10 more had; the rest on a flush
+    written += tally.rows(everything=True)
+    assert len(written) == 6
+    assert tally.total == 200
+    for actor in ("mallory", "anonymous"):
+        rows = [row for row in written if row["actor"] == actor]
+        assert sum(row["detail"]["refused"] for row in rows) == 100
+    first = written[0]
+    assert first["kind"] == "rate_limited"
+    assert first["status"] == 429
+    assert first["detail"]["first"] == "GET /tasks?step=0"
+    assert first["detail"]["limits"] == {"requests": first["detail"]["refused"]}
+    assert written[1]["detail"]["peer"] == "10.0.0.7"
