@@ -314,9 +314,7 @@ class _Visitor:
     def _constant(self, node: ast.Constant) -> None:
         value, limit = node.value, self.rules.blob_chars
         if isinstance(value, str):
-            long_run = re.search(rf"\S{{{limit},}}", value) is not None
-            letters = sum(c.isalpha() for c in value)
-            if long_run or (len(value) >= 8 * limit and letters < len(value) / 2):
+            if _encoded(value, limit):
                 self._add(
                     _line("blob", node),
                     node,
@@ -354,6 +352,17 @@ class _Visitor:
                     "literal table",
                     f"a {type(node).__name__.lower()} literal of {count} constants",
                 )
+
+
+def _encoded(text: str, limit: int) -> bool:
+    """A run of ``limit`` characters without whitespace, or a long text mostly not letters.
+
+    Linear in the text (a regular expression for the run would rescan at every position)."""
+    if len(text) < limit:
+        return False
+    if max(map(len, text.split()), default=0) >= limit:
+        return True
+    return len(text) >= 8 * limit and sum(c.isalpha() for c in text) < len(text) / 2
 
 
 def _line(kind: str, node: ast.AST) -> str:
