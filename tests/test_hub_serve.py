@@ -31,6 +31,8 @@ def test_serve_listens_on_tcp_and_unix_socket(tmp_path: Path) -> None:
         str(port),
         "--socket",
         str(sock),
+        "--set",
+        "forum_posts_per_minute=1",  # any setting passes through --set
     ]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -50,6 +52,12 @@ def test_serve_listens_on_tcp_and_unix_socket(tmp_path: Path) -> None:
         created = over_tcp.create_researcher("alice")
         over_socket = HubClient.unix(str(sock), created.token)
         assert over_socket.me().name == "alice"
+        over_socket.post("result", "first", "fine")
+        second = over_socket.http.post(
+            "/forum/posts", json={"kind": "result", "title": "second", "body": "too soon"}
+        )
+        assert second.status_code == 429
+        assert "1 forum posts and replies a minute" in second.json()["detail"]
         assert (tmp_path / "hub.db").exists()
     finally:
         server.terminate()
@@ -57,3 +65,10 @@ def test_serve_listens_on_tcp_and_unix_socket(tmp_path: Path) -> None:
     assert server.returncode in (0, -15), output
     assert "operator token in" in output
     assert not os.path.exists(sock) or sock.is_socket()
+
+
+def test_serve_refuses_an_unknown_setting(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "aar", "serve", "--dir", str(tmp_path), "--set", "nope=1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "--set nope: Extra inputs are not permitted" in done.stdout + done.stderr

@@ -70,25 +70,40 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(help="Log every request to stderr (the audit log has them anyway).")
     ] = False,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Any other hub setting, KEY=VALUE (repeatable), e.g. rate_limit_burst=50."
+        ),
+    ] = None,
 ) -> None:
     """Start the hub (the operator's token is written to DIR/operator.token on first start)."""
+    from pydantic import ValidationError
+
+    from aar.cli.options import parse_assignments
     from aar.hub.server import serve as run
     from aar.hub.settings import HubSettings
 
-    settings = HubSettings(
-        dir=directory,
-        database_url=database_url,
-        artifact_url=artifact_url,
-        submissions_per_hour=per_hour,
-        submissions_total=total,
-        score_resolution=resolution,
-        probe_distance=probe_distance,
-        trivial_fraction=trivial_fraction,
-        probe_fraction=probe_fraction,
-        feedback=feedback,
-        ladder_margin=ladder_margin,
-        transcripts_dir=transcripts_dir,
-    )
+    fields = {
+        "dir": directory,
+        "database_url": database_url,
+        "artifact_url": artifact_url,
+        "submissions_per_hour": per_hour,
+        "submissions_total": total,
+        "score_resolution": resolution,
+        "probe_distance": probe_distance,
+        "trivial_fraction": trivial_fraction,
+        "probe_fraction": probe_fraction,
+        "feedback": feedback,
+        "ladder_margin": ladder_margin,
+        "transcripts_dir": transcripts_dir,
+    }
+    try:
+        settings = HubSettings(**(fields | parse_assignments(setting or [], "--set")))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"--set {where}: {first['msg']}") from None
     console.print(f"hub in {directory.resolve()}; operator token in {directory / 'operator.token'}")
     run(settings, host or None, port, socket, access_log=access_log)
 

@@ -23,12 +23,13 @@ from aar.hub.dashboard_session import (
     csrf_refused_page,
     refused_redirect,
 )
-from aar.hub.middleware import Audit, BodyLimit
+from aar.hub.middleware import Audit, BodyLimit, RateLimit
 from aar.hub.routers import (
     accounts,
     audit,
     controls,
     dashboard,
+    dashboard_load,
     forum,
     leaderboard,
     ranking,
@@ -52,6 +53,7 @@ ROUTERS = (
     audit,
     stats,
     dashboard,
+    dashboard_load,
     controls,
 )
 
@@ -72,6 +74,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     _add_error_handlers(app)
     app.add_middleware(Audit, state=lambda: state)
     app.add_middleware(BodyLimit, limit_for=lambda path: _limit(settings, path))
+    app.add_middleware(RateLimit, state=lambda: state)  # outermost: refusals cost least
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

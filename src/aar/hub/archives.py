@@ -9,8 +9,11 @@ symbolic or hard links whose target resolves outside the tree (following the arc
 symlinks, so a chain of links cannot climb out either), devices, fifos and other special
 members, more than ``max_members`` members, and more than ``max_bytes`` of uncompressed tar
 stream (a decompression-bomb guard that stops reading as soon as the limit is passed, and
-refuses at once a header that merely declares a huge size). Bytes that are not a gzip
-compressed tar raise ``InvalidArchiveError``. Both errors are ``ArchiveError``, a ValueError.
+refuses at once a header that merely declares a huge size). With ``max_ratio`` it also
+refuses a tar stream larger than ``max_ratio`` times the compressed bytes (but always allows
+``RATIO_FLOOR`` bytes, so tiny honest archives pass): a gzip bomb is stopped after reading at
+most that much. Bytes that are not a gzip compressed tar raise ``InvalidArchiveError``. Both
+errors are ``ArchiveError``, a ValueError.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 MAX_MEMBERS = 100_000
 MAX_BYTES = 2**30  # uncompressed tar stream, headers included
 MAX_LINK_HOPS = 40
+RATIO_FLOOR = 2**20  # a tar stream is padded to 10 KiB records: tiny archives compress ~100×
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -109,9 +113,14 @@ def _add(tar: tarfile.TarFile, path: Path, name: str) -> None:
 # --- checking ------------------------------------------------------------------------------
 
 
-def check(data: bytes, max_members: int = MAX_MEMBERS, max_bytes: int = MAX_BYTES) -> list[str]:
+def check(
+    data: bytes,
+    max_members: int = MAX_MEMBERS,
+    max_bytes: int = MAX_BYTES,
+    max_ratio: float | None = None,
+) -> list[str]:
     """The member names of a safe tar.gz; raises ``ArchiveError`` saying what is wrong."""
-    members = _members(data, max_members, max_bytes)
+    members = _members(data, max_members, _limit(len(data), max_bytes, max_ratio))
     links = {_normal(m.name): m.linkname for m in members if m.issym()}
     for member in members:
         _check_member(member, links)
@@ -124,7 +133,7 @@ def safe_extract(
     """Check ``data``, then extract it into ``dest`` (created if missing); the member names."""
     names = check(data, max_members, max_bytes)
     dest.mkdir(parents=True, exist_ok=True)
-    with _open(data, max_bytes) as tar:
+    with _open(data, _limit(len(data), max_bytes, None)) as tar:
         try:
             tar.extractall(dest, filter="data")
         except tarfile.FilterError as error:
@@ -132,18 +141,41 @@ def safe_extract(
     return names
 
 
-def _members(data: bytes, max_members: int, max_bytes: int) -> list[tarfile.TarInfo]:
+class _Limit:
+    """How many bytes the tar stream may hold, and what to say when it holds more."""
+
+    def __init__(self, size: int, message: str) -> None:
+        self.size, self.message = size, message
+
+    def refuse(self) -> UnsafeArchiveError:
+        return UnsafeArchiveError(self.message)
+
+
+def _limit(compressed: int, max_bytes: int, max_ratio: float | None) -> _Limit:
+    by_size = _Limit(max_bytes, f"the archive expands to more than the limit of {max_bytes} bytes")
+    if max_ratio is None:
+        return by_size
+    allowed = max(RATIO_FLOOR, int(max_ratio * compressed))
+    if allowed >= max_bytes:
+        return by_size
+    return _Limit(
+        allowed,
+        f"the archive expands to more than {max_ratio:g} times its compressed size "
+        f"({allowed} bytes of tar stream for {compressed} bytes uploaded): "
+        "the compression-ratio cap refuses it as a likely decompression bomb",
+    )
+
+
+def _members(data: bytes, max_members: int, limit: _Limit) -> list[tarfile.TarInfo]:
     members: list[tarfile.TarInfo] = []
     declared = 0
-    with _open(data, max_bytes) as tar:
+    with _open(data, limit) as tar:
         try:
             while (member := tar.next()) is not None:
                 members.append(member)
                 declared += member.size
-                if declared > max_bytes:
-                    raise UnsafeArchiveError(
-                        f"the archive expands to more than the limit of {max_bytes} bytes"
-                    )
+                if declared > limit.size:
+                    raise limit.refuse()
                 if len(members) > max_members:
                     raise UnsafeArchiveError(
                         f"the archive has more than the limit of {max_members} members"
@@ -153,10 +185,10 @@ def _members(data: bytes, max_members: int, max_bytes: int) -> list[tarfile.TarI
     return members
 
 
-def _open(data: bytes, max_bytes: int) -> tarfile.TarFile:
+def _open(data: bytes, limit: _Limit) -> tarfile.TarFile:
     if not data.startswith(GZIP_MAGIC):
         raise InvalidArchiveError("the upload is not a gzip-compressed tar archive (.tar.gz)")
-    stream = _Bounded(gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), max_bytes)
+    stream = _Bounded(gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), limit)
     try:
         return tarfile.open(fileobj=stream, mode="r:")
     except UnsafeArchiveError:
@@ -170,7 +202,7 @@ def _open(data: bytes, max_bytes: int) -> tarfile.TarFile:
 class _Bounded:
     """A read-only view of the decompressed stream that refuses to go past ``limit`` bytes."""
 
-    def __init__(self, inner: gzip.GzipFile, limit: int) -> None:
+    def __init__(self, inner: gzip.GzipFile, limit: _Limit) -> None:
         self.inner, self.limit = inner, limit
 
     def tell(self) -> int:
@@ -184,7 +216,7 @@ class _Bounded:
         return self.inner.seek(target + offset)
 
     def read(self, size: int = -1) -> bytes:
-        room = self.limit - self.inner.tell() + 1
+        room = self.limit.size - self.inner.tell() + 1
         wanted = room if size < 0 else min(size, room)
         chunk = self.inner.read(wanted)
         self._guard(self.inner.tell())
@@ -197,10 +229,8 @@ class _Bounded:
         self.inner.close()
 
     def _guard(self, position: int) -> None:
-        if position > self.limit:
-            raise UnsafeArchiveError(
-                f"the archive expands to more than the limit of {self.limit} bytes"
-            )
+        if position > self.limit.size:
+            raise self.limit.refuse()
 
 
 def _check_member(member: tarfile.TarInfo, links: dict[str, str]) -> None:

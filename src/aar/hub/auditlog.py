@@ -6,6 +6,8 @@ and writes each batch in one transaction. ``flush()`` blocks until everything qu
 is stored; the operator's audit endpoints call it, and so does shutdown. A hard crash can lose
 the last batch (at most ``interval`` seconds of request records); tool-call records that
 researchers append go straight to the database in their request's transaction instead.
+Sources added with ``add_source`` (the rate limiter's tally of refused requests) hand over
+the rows they still hold at every ``flush()`` and at shutdown.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class AuditWriter:
         self._interval, self._batch = interval, batch
         self._queue: queue.Queue[dict[str, Any] | threading.Event] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._sources: list[Callable[[], list[dict[str, Any]]]] = []
+
+    def add_source(self, rows: Callable[[], list[dict[str, Any]]]) -> None:
+        """``rows()`` gives entries held elsewhere; each flush records them first."""
+        self._sources.append(rows)
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -47,6 +54,9 @@ class AuditWriter:
 
     def flush(self) -> None:
         """Block until every entry recorded before this call is stored."""
+        for source in self._sources:
+            for entry in source():
+                self.record(entry)
         if self._thread is None or not self._thread.is_alive():
             self._write(self._drain(None)[0])
             return

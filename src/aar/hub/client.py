@@ -37,6 +37,7 @@ from aar.hub.schemas import (
     RankingRowOperator,
     ScoringDetailOperator,
     ScoringOperator,
+    SnapshotOperator,
     SnapshotPublic,
     SubmissionPublic,
     TaskCreate,
@@ -281,6 +282,11 @@ class HubClient:
         """Snapshots, newest first, optionally only one author's."""
         params = {k: v for k, v in {"author": author, "limit": limit}.items() if v is not None}
         return self._list(SnapshotPublic, "/snapshots", params=params)
+
+    def flagged_snapshots(self, limit: int = 1000) -> list[SnapshotOperator]:
+        """Snapshots the upload scan flagged, newest first, with the reason (operator only)."""
+        params = {"flagged": True, "limit": limit}
+        return self._list(SnapshotOperator, "/snapshots", params=params)
 
     def lineage(self, snapshot_id: str) -> list[SnapshotPublic]:
         """The snapshot, then its parent, its parent's parent, and so on."""

@@ -1,4 +1,9 @@
-"""ASGI middleware: a body-size limit and the audit record of every request."""
+"""ASGI middleware: rate limits, a body-size limit and the audit record of every request.
+
+``RateLimit`` is the outermost layer: a refused request costs a hash and a dict look-up, never
+reaches the body limit, the audit middleware or the database, and is counted in the
+``rate_limited`` audit rows of ``aar.hub.ratelimit.RefusalTally`` instead of a row of its own.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,51 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aar.hub.models import utcnow
+from aar.hub.ratelimit import Refusal
 from aar.hub.state import HubState
+
+
+class RateLimit:
+    """Answers 429 with Retry-After when the caller's bucket is empty (``aar.hub.ratelimit``)."""
+
+    def __init__(self, app: ASGIApp, state: Callable[[], HubState]) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        hub = self.state()
+        limits = hub.rate_limits
+        client = scope.get("client")
+        peer = client[0] if client and client[0] else "unix-socket"
+        caller = limits.identify(scope["headers"], peer)
+        refusal = limits.admit(caller, scope["method"], scope["path"])
+        if refusal is not None:
+            action = f"{scope['method']} {scope['path']}"[:200]
+            for row in limits.tally.add(caller, action, refusal):
+                hub.audit.record(row)
+            await _too_many(send, refusal)
+            return
+        state = scope.setdefault("state", {})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            limits.learn(caller, state.get("actor"))
+
+
+async def _too_many(send: Send, refusal: Refusal) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", refusal.retry_after_header.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps(refusal.body()).encode()})
 
 
 class BodyTooLargeError(Exception):

@@ -187,6 +187,8 @@ class Snapshot(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("snapshots.id"), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # why the upload scan flagged it (oracle imports, literal tables); None when clean
+    flag_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AuditEntry(Base):
@@ -196,7 +198,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # request | tool_call
+    kind: Mapped[str] = mapped_column(String(16))  # request | tool_call | rate_limited
     action: Mapped[str] = mapped_column(String(256))
     status: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[float] = mapped_column(Float, default=0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, computed_field
 
 Name = str
 BIG = 10**9
@@ -259,6 +259,14 @@ class SnapshotPublic(_Out):
     created_at: datetime
 
 
+class SnapshotOperator(SnapshotPublic):
+    """What the operator sees of a snapshot: also the upload scan's verdict."""
+
+    flag_reason: str | None = Field(
+        description="why the upload scan flagged it (oracle imports, literal tables); None if clean"
+    )
+
+
 # --- audit ---------------------------------------------------------------------------------
 
 
@@ -279,6 +287,13 @@ class AuditEntryOperator(_Out):
     status: int
     duration_ms: float
     detail: dict[str, Any]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def claimed_by(self) -> str | None:
+        """The account that wrote this row itself (``POST /audit/tool-calls``): its claim of
+        what it did, not the hub's record of a request."""
+        return self.actor if self.detail.get("claimed") is True else None
 
 
 class Problem(BaseModel):

