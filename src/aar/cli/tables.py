@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from aar.core.pgr import format_estimate
-from aar.core.records import EstimateRecord, ExperimentRecord
+from aar.core.records import EstimateRecord, ExperimentRecord, MethodResult
 
 
 def _acc(e: EstimateRecord) -> str:
@@ -24,18 +24,25 @@ def experiment_table(record: ExperimentRecord) -> Table:
     for column in ("weak", "ceiling", "transfer", "PGR", "Δ vs vanilla", "seeds", "time (s)"):
         table.add_column(column, justify="right", no_wrap=True)
     for result in record.methods:
-        pgr = format_estimate(result.pgr.value, result.pgr.se, 2) if result.pgr else "n/a"
-        table.add_row(
-            result.method.name,
-            _acc(record.weak),
-            _acc(record.ceiling),
-            _acc(result.transfer),
-            pgr,
-            _delta(result.vs_vanilla) if result.method.name != "vanilla" else "-",
-            str(result.transfer.n),
-            f"{sum(result.seconds.values()):.1f}",
-        )
+        table.add_row(*_method_row(record, result, result.method.name))
+    if record.gold_only:  # what the labeled gold labels alone give: a recipe should beat it
+        table.add_section()
+        table.add_row(*_method_row(record, record.gold_only, "gold-only (reference)"))
     return table
+
+
+def _method_row(record: ExperimentRecord, result: MethodResult, name: str) -> list[str]:
+    pgr = format_estimate(result.pgr.value, result.pgr.se, 2) if result.pgr else "n/a"
+    return [
+        name,
+        _acc(record.weak),
+        _acc(record.ceiling),
+        _acc(result.transfer),
+        pgr,
+        _delta(result.vs_vanilla) if result.method.name != "vanilla" else "-",
+        str(result.transfer.n),
+        f"{sum(result.seconds.values()):.1f}",
+    ]
 
 
 def subset_table(record: ExperimentRecord) -> Table:
