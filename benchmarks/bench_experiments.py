@@ -88,7 +88,8 @@ def markdown(rows: list[list[str]], records: list[ExperimentRecord]) -> str:
             "| method | transfer | PGR | Δ vs vanilla (paired) | s/seed |",
             "|---|---|---|---|---|",
         ]
-        for m in sorted(record.methods, key=lambda m: -(m.pgr.value if m.pgr else -9)):
+        ranked = sorted(record.methods, key=lambda m: -(m.pgr.value if m.pgr else -9))
+        for m in ranked + ([record.gold_only] if record.gold_only else []):
             pgr = f"{m.pgr.value:.2f} ± {m.pgr.se or 0:.2f}" if m.pgr else "n/a"
             per_seed = sum(m.seconds.values()) / len(m.seconds)
             delta = m.vs_vanilla
@@ -97,8 +98,9 @@ def markdown(rows: list[list[str]], records: list[ExperimentRecord]) -> str:
                 if delta is None or m.method.name == "vanilla"
                 else (f"{delta.mean:+.3f} ± {delta.se or 0:.3f}")
             )
+            name = "gold-only (reference)" if m is record.gold_only else m.method.name
             lines.append(
-                f"| {m.method.name} | {m.transfer.mean:.3f} ± {m.transfer.se or 0:.3f} "
+                f"| {name} | {m.transfer.mean:.3f} ± {m.transfer.se or 0:.3f} "
                 f"| {pgr} | {paired} | {per_seed:.1f} |"
             )
     return "\n".join(lines)
