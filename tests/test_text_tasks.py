@@ -71,7 +71,7 @@ def test_geofacts_views_and_groups(tmp_path: Path) -> None:
     assert len(sealed) == 40
     public = np.concatenate([splits.labeled, splits.pool, splits.test])
     assert not set(data.groups[sealed]) & set(data.groups[public])  # no sealed city name
-    assert build_task("geofacts").n_sealed == 2000
+    assert build_task("geofacts").config.n_sealed == 2000
 
 
 def test_small_geofacts_experiment_end_to_end(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_sst2_seals_every_copy_of_a_repeated_sentence(tmp_path: Path) -> None:
         assert not {texts[i] for i in sealed} & {texts[i] for i in public}
         sealed_copies.append(sum(texts[i] == repeated for i in sealed))
     assert set(sealed_copies) == {0, 3}  # all three copies or none
-    assert build_task("sst2", {"data_dir": str(tmp_path)}).n_sealed == 1000
+    assert build_task("sst2", {"data_dir": str(tmp_path)}).config.n_sealed == 1000
 
 
 def test_sst2_takes_its_folder_from_aar_data_dir(

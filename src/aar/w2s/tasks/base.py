@@ -77,17 +77,16 @@ class Task(ABC):
     def student(self, n_classes: int) -> Student:
         """The strong student (untrained)."""
 
-    @property
-    def n_sealed(self) -> int:
-        """How many examples ``sealed_indices`` draws: the config's ``n_sealed``, resolved by a
-        task whose default is relative (data that fix their sealed set ignore it)."""
+    def _sealed_count(self) -> int:
+        """How many examples ``sealed_indices`` draws: the config's ``n_sealed`` (a task whose
+        default is relative resolves it here)."""
         return self.config.n_sealed
 
     def sealed_indices(self, data: TaskData) -> np.ndarray:
         """The sealed examples (sorted; whole groups); empty when ``n_sealed`` is 0."""
         if data.sealed is not None:
             return data.sealed
-        return draw_sealed(len(data), self.n_sealed, self.config.sealed_seed, data.groups)
+        return draw_sealed(len(data), self._sealed_count(), self.config.sealed_seed, data.groups)
 
     def splits(self, data: TaskData, seed: int) -> Splits:
         """The public split of ``seed``: labeled, pool and test, none of them sealed."""

@@ -51,8 +51,7 @@ class ToyTask(Task):
     config: ToyConfig
     secret_options: ClassVar[frozenset[str]] = frozenset({"sealed_seed", "data_seed"})
 
-    @property
-    def n_sealed(self) -> int:
+    def _sealed_count(self) -> int:
         c = self.config
         return c.n_examples // 8 if c.n_sealed is None else c.n_sealed
 
