@@ -54,6 +54,7 @@ ARRAYS = "arrays.npz"
 class PublicBundle:
     task: str
     task_options: dict[str, Any]
+    """The task's options less its secret ones (``Task.secret_options``)."""
     n_classes: int
     split_seed: int
     seeds: tuple[int, ...]
@@ -226,7 +227,8 @@ def _inputs(array: np.ndarray) -> Inputs:
 
 
 def method_context(bundle: PublicBundle, seed: int, task: Task | None = None) -> MethodContext:
-    """The public data of ``seed`` as a method sees it."""
+    """The public data of ``seed`` as a method sees it. The task is rebuilt from the bundle's
+    options, so its secret options take their defaults: they never shape the student."""
     if seed not in bundle.pool_weak:
         known = ", ".join(str(s) for s in bundle.seeds)
         raise ConfigError(f"the bundle has weak labels for seeds {known}, not {seed}")
