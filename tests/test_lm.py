@@ -164,6 +164,11 @@ def test_a_reference_task_reads_the_fixed_split_with_sources(tiny_lms: World) ->
     assert data.subsets is not None
     assert len(set(data.subsets[splits.test])) > 1
     assert data.student_inputs.texts[0].endswith("Is the proposed solution correct? Answer:")
+    sealed = task.sealed_indices(data)  # a quarter of test.jsonl, whole problems
+    assert len(sealed) > 200
+    public = np.concatenate([splits.labeled, splits.pool, splits.test])
+    assert data.groups is not None
+    assert not set(data.groups[sealed]) & set(data.groups[public])
 
 
 def test_reference_task_errors_name_the_problem(

@@ -12,8 +12,16 @@ import pytest
 from aar.core.errors import ConfigError
 from aar.hub.client import HubClient
 from aar.w2s.cache import ArtifactCache
-from aar.w2s.public import PublicBundle, build_bundle, run_on_bundle
+from aar.w2s.public import (
+    PublicBundle,
+    build_bundle,
+    build_sealed_bundle,
+    draw_secret_options,
+    method_context,
+    run_on_bundle,
+)
 from aar.w2s.runner import ExperimentSpec, run_experiment
+from aar.w2s.tasks import build_task
 from tests.servekit import served_hub
 
 SMALL = {"n_examples": 2000, "n_labeled": 100, "n_test": 500}
@@ -35,9 +43,12 @@ def test_bundle_holds_public_data_only(tmp_path: Path) -> None:
         "test_weak_1",
     }
     manifest = json.loads((folder / "bundle.json").read_text())
-    assert manifest["sizes"] == {"labeled": 100, "pool": 1400, "test": 500}
+    # 2000 examples: 250 sealed (toy's default), 100 labeled, 500 test, 1150 in the pool
+    assert manifest["sizes"] == {"labeled": 100, "pool": 1150, "test": 500}
+    assert not {"sealed_seed", "data_seed"} & set(manifest["task_options"])
     assert len(secrets.test_labels) == 500
-    assert len(secrets.pool_labels) == 1400
+    assert len(secrets.pool_labels) == 1150
+    assert set(secrets.gold_only) == {0, 1}
     loaded = PublicBundle.load(folder)
     assert np.array_equal(loaded.test_x, bundle.test_x)
     assert np.array_equal(loaded.pool_weak[1], bundle.pool_weak[1])
@@ -53,9 +64,77 @@ def test_bundle_runs_match_the_runner_on_the_same_split(tmp_path: Path) -> None:
     transfer = float(np.mean(predictions == secrets.test_labels))
     weak = float(np.mean(secrets.weak[0] == secrets.test_labels))
     ceiling = float(np.mean(secrets.ceiling[0] == secrets.test_labels))
+    gold_only = float(np.mean(secrets.gold_only[0] == secrets.test_labels))
     assert transfer == pytest.approx(record.methods[0].transfer_acc[0])
     assert weak == pytest.approx(record.weak_acc[0])
     assert ceiling == pytest.approx(record.ceiling_acc[0])
+    assert record.gold_only is not None
+    assert gold_only == pytest.approx(record.gold_only.transfer_acc[0])
+
+
+def _rows(array: np.ndarray) -> set[bytes]:
+    return {row.tobytes() for row in array}
+
+
+def test_sealed_bundle_tests_on_the_sealed_set_with_its_own_baselines(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "cache")
+    public, _ = build_bundle("toy", SMALL, (0,), cache, split_seed=0)
+    sealed, secrets = build_sealed_bundle("toy", SMALL, 0, 1001, cache)
+    task = build_task("toy", SMALL)
+    data = task.load(ArtifactCache(None))
+    held = task.sealed_indices(data)
+    assert sealed.seeds == (1001,)
+    assert sealed.n_test == len(held) == 250
+    assert np.array_equal(sealed.test_x, data.student_inputs.take(held).array)  # type: ignore[attr-defined]
+    assert np.array_equal(secrets.test_labels, data.labels[held])
+    assert not _rows(public.test_x) & _rows(sealed.test_x)  # never published
+    candidates = _rows(public.labeled_x) | _rows(public.pool_x)
+    assert _rows(sealed.labeled_x) | _rows(sealed.pool_x) == candidates  # redrawn from these
+    assert _rows(sealed.labeled_x) != _rows(public.labeled_x)
+    assert set(secrets.weak) == set(secrets.ceiling) == set(secrets.gold_only) == {1001}
+    assert len(list((tmp_path / "cache" / "ceiling").glob("*.npz"))) == 2  # public + sealed
+    predictions = run_on_bundle(sealed, "vanilla", None, seed=1001)
+    weak = np.mean(secrets.weak[1001] == secrets.test_labels)
+    ceiling = np.mean(secrets.ceiling[1001] == secrets.test_labels)
+    assert ceiling - weak > 0.05  # the seed's own baselines leave a gap to recover
+    assert np.mean(predictions == secrets.test_labels) > 0.7
+    with pytest.raises(ConfigError, match="task toy has no sealed set"):
+        build_sealed_bundle("toy", SMALL | {"n_sealed": 0}, 0, 1001, cache)
+
+
+def test_verification_seeds_retrain_the_teacher_public_seeds_do_not(tmp_path: Path) -> None:
+    """A verification seed redraws the teacher's labeled set, so its weak labels on the same
+    sealed items differ; a public bundle's seeds share one split, and toy's logistic teacher
+    is deterministic, so its weak labels are the same for every seed (as documented)."""
+    cache = ArtifactCache(tmp_path / "cache")
+    first, _ = build_sealed_bundle("toy", SMALL, 0, 1001, cache)
+    second, _ = build_sealed_bundle("toy", SMALL, 0, 1002, cache)
+    assert not np.allclose(first.test_weak[1001], second.test_weak[1002])
+    assert np.mean(first.test_weak[1001].argmax(1) != second.test_weak[1002].argmax(1)) > 0.01
+    public, _ = build_bundle("toy", SMALL, (0, 1), cache)
+    assert np.array_equal(public.test_weak[0], public.test_weak[1])
+    assert not np.array_equal(
+        run_on_bundle(public, "vanilla", None, 0), run_on_bundle(public, "vanilla", None, 1)
+    )
+
+
+def test_bundle_published_with_drawn_secrets_holds_none_of_them(tmp_path: Path) -> None:
+    drawn = draw_secret_options("toy")
+    assert set(drawn) == {"data_seed", "sealed_seed"}
+    assert draw_secret_options("toy") != drawn
+    assert set(draw_secret_options("sst2")) == {"sealed_seed"}
+    options = SMALL | drawn
+    bundle, _ = build_bundle("toy", options, (0,), ArtifactCache(tmp_path / "cache"))
+    folder = bundle.save(tmp_path / "bundle")
+    stored = b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
+    for value in drawn.values():
+        for form in (str(value).encode(), value.to_bytes(8, "little"), value.to_bytes(8, "big")):
+            assert form not in stored
+    loaded = PublicBundle.load(folder)
+    full = build_task("toy", options)
+    student = method_context(loaded, 0).student
+    assert student.config == full.student(2).config  # type: ignore[attr-defined]
+    assert len(run_on_bundle(loaded, "confident", None, seed=0)) == 500
 
 
 def test_unknown_seed_and_missing_bundle_are_clear_errors(tmp_path: Path) -> None:

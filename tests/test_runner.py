@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aar.core.pgr import estimate, pgr
+from aar.core.pgr import paired_pgr
 from aar.w2s.cache import ArtifactCache
 from aar.w2s.methods.base import METHODS, Method, MethodContext
 from aar.w2s.runner import ExperimentSpec, run_experiment
@@ -33,10 +33,10 @@ def test_record_pgr_is_the_core_function_of_its_accuracies(tmp_path: Path) -> No
     assert record.seeds == [0, 1, 2]
     assert set(record.weak_acc) == {0, 1, 2}
     vanilla = record.methods[0]
-    expected = pgr(
-        estimate(list(vanilla.transfer_acc.values())),
-        estimate(list(record.weak_acc.values())),
-        estimate(list(record.ceiling_acc.values())),
+    expected = paired_pgr(  # the seeds pair the three runs
+        [vanilla.transfer_acc[s] for s in record.seeds],
+        [record.weak_acc[s] for s in record.seeds],
+        [record.ceiling_acc[s] for s in record.seeds],
     )
     assert vanilla.pgr is not None
     assert vanilla.pgr.value == pytest.approx(expected.value)
@@ -49,6 +49,29 @@ def test_record_pgr_is_the_core_function_of_its_accuracies(tmp_path: Path) -> No
     )
     assert record.timings["total_seconds"] > 0
     assert all(s > 0 for s in vanilla.seconds.values())
+
+
+def test_gold_only_reference_is_the_student_on_the_labeled_gold_labels(tmp_path: Path) -> None:
+    record = run_experiment(_spec(tmp_path, seeds=(0, 1)))
+    reference = record.gold_only
+    assert reference is not None
+    assert reference.method.name == "gold_only"
+    task = build_task("toy", SMALL)
+    data = task.load(ArtifactCache(None))
+    for seed in (0, 1):
+        splits = task.splits(data, seed)
+        trained = task.student(2).fit(
+            data.student_inputs.take(splits.labeled), np.eye(2)[data.labels[splits.labeled]],
+            seed=seed,
+        )  # fmt: skip
+        predicted = trained.predict_proba(data.student_inputs.take(splits.test)).argmax(1)
+        expected = float(np.mean(predicted == data.labels[splits.test]))
+        assert reference.transfer_acc[seed] == pytest.approx(expected)
+    assert reference.pgr is not None
+    assert reference.vs_vanilla is not None
+    assert [r.method.name for r in record.methods] == ["vanilla"]  # a row apart, not a method
+    without = run_experiment(_spec(tmp_path, seeds=(0, 1), gold_only=False))
+    assert without.gold_only is None
 
 
 def test_runs_are_deterministic_and_parallel_workers_agree(tmp_path: Path) -> None:
@@ -68,6 +91,7 @@ def test_baselines_are_cached_and_no_cache_recomputes(tmp_path: Path) -> None:
         (tmp_path / "ceiling").glob("*.npz")
     )
     assert len(stored) == 6
+    assert len(list((tmp_path / "gold_only").glob("*.npz"))) == 3
     before = {p: p.stat().st_mtime_ns for p in stored}
     run_experiment(_spec(tmp_path))
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())

@@ -28,8 +28,8 @@ def _run(task: str, options: dict[str, object], tmp_path: Path) -> ExperimentRec
     )
 
 
-def _check(record: ExperimentRecord) -> None:
-    assert record.ceiling.mean - record.weak.mean >= 0.10
+def _check(record: ExperimentRecord, min_gap: float = 0.10) -> None:
+    assert record.ceiling.mean - record.weak.mean >= min_gap
     by_name = {m.method.name: m for m in record.methods}
     vanilla = by_name.pop("vanilla")
     assert vanilla.pgr is not None
@@ -45,4 +45,5 @@ def test_geofacts_testbed(tmp_path: Path) -> None:
 
 
 def test_sst2_testbed(tmp_path: Path, shared_data: Path) -> None:
-    _check(_run("sst2", {"data_dir": str(shared_data)}, tmp_path))
+    # 0.096 since 1,000 sentences are sealed (the ceiling's pool is 15% smaller); 0.11 before
+    _check(_run("sst2", {"data_dir": str(shared_data)}, tmp_path), min_gap=0.09)

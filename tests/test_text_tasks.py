@@ -44,8 +44,21 @@ def test_geofacts_countries_do_not_give_the_label_away(statements) -> None:  # t
     assert len(pairs) > 0.99 * len(statements.texts)
 
 
+def test_geofacts_groups_are_city_names(statements) -> None:  # type: ignore[no-untyped-def]
+    groups = statements.name_groups()
+    names = [t[slice(*s[0])] for t, s in zip(statements.texts, statements.spans, strict=True)]
+    by_name: dict[str, set[int]] = {}
+    for name, group in zip(names, groups, strict=True):
+        by_name.setdefault(name, set()).add(int(group))
+    assert all(len(ids) == 1 for ids in by_name.values())
+    cities = Counter(names)
+    assert any(count > 2 for count in cities.values())  # several cities share a name
+    assert len(set(groups)) == len(cities) < len(set(statements.city_ids))
+
+
 def test_geofacts_views_and_groups(tmp_path: Path) -> None:
-    task = build_task("geofacts", {"min_population": 2_000_000, "n_labeled": 100, "n_test": 100})
+    options = {"min_population": 2_000_000, "n_labeled": 100, "n_test": 100, "n_sealed": 40}
+    task = build_task("geofacts", options)
     data = task.load(ArtifactCache(tmp_path))
     assert isinstance(data.student_inputs, Features)
     assert data.student_inputs.dim == 3 * 384
@@ -54,12 +67,22 @@ def test_geofacts_views_and_groups(tmp_path: Path) -> None:
     splits = task.splits(data, seed=0)
     assert data.groups is not None
     assert not set(data.groups[splits.test]) & set(data.groups[splits.pool])
+    sealed = task.sealed_indices(data)
+    assert len(sealed) == 40
+    public = np.concatenate([splits.labeled, splits.pool, splits.test])
+    assert not set(data.groups[sealed]) & set(data.groups[public])  # no sealed city name
+    assert build_task("geofacts").config.n_sealed == 2000
 
 
 def test_small_geofacts_experiment_end_to_end(tmp_path: Path) -> None:
     spec = ExperimentSpec(
         task="geofacts",
-        task_options={"min_population": 1_000_000, "n_labeled": 200, "n_test": 300},
+        task_options={
+            "min_population": 1_000_000,
+            "n_labeled": 200,
+            "n_test": 300,
+            "n_sealed": 100,
+        },
         methods=("vanilla", "confident"),
         seeds=(0, 1),
         cache_dir=tmp_path,
@@ -77,6 +100,28 @@ def test_sst2_reads_the_real_local_copy(shared_data: Path) -> None:
     assert len(texts) == 6920 + 872 + 1821
     assert set(labels) == {0, 1}
     assert read_local(shared_data / "sentconv")[0] == texts
+
+
+def test_sst2_seals_every_copy_of_a_repeated_sentence(tmp_path: Path) -> None:
+    repeated = "a film that repeats itself"
+    for number, name in enumerate(FILES):
+        lines = [f"{i % 2} sentence {number}-{i}" for i in range(12)] + [f"1 {repeated}"]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    sealed_copies = []
+    for sealed_seed in range(12):
+        options = {"data_dir": str(tmp_path), "student.kind": "finetune", "n_labeled": 4,
+                   "n_test": 8, "n_sealed": 6, "sealed_seed": sealed_seed}  # fmt: skip
+        task = build_task("sst2", options)
+        data = task.load(ArtifactCache(None))
+        assert isinstance(data.student_inputs, Texts)
+        sealed = task.sealed_indices(data)
+        splits = task.splits(data, 0)
+        public = np.concatenate([splits.labeled, splits.pool, splits.test])
+        texts = data.student_inputs.texts
+        assert not {texts[i] for i in sealed} & {texts[i] for i in public}
+        sealed_copies.append(sum(texts[i] == repeated for i in sealed))
+    assert set(sealed_copies) == {0, 3}  # all three copies or none
+    assert build_task("sst2", {"data_dir": str(tmp_path)}).config.n_sealed == 1000
 
 
 def test_sst2_takes_its_folder_from_aar_data_dir(

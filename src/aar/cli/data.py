@@ -21,15 +21,17 @@ console = stdout_console()
 @data_app.command()
 def validate(
     folder: Annotated[
-        Path, typer.Argument(help="Folder with train_label/train_unlabel/test.jsonl.")
+        Path, typer.Argument(help="Folder with train_label/train_unlabel/test(/sealed).jsonl.")
     ],
     kind: Annotated[str, typer.Option(help="Row kind: chat, math or code.")] = "chat",
 ) -> None:
     """Check every row of a reference folder; print counts and label balance per split."""
     data = load_reference(folder, kind)
     table = Table("split", "rows", "labeled", "label 1", "sources", title=f"{folder} ({kind})")
-    for split in ("labeled", "pool", "test"):
+    for split in ("labeled", "pool", "test", "sealed"):
         rows = getattr(data, split)
+        if rows is None:  # no sealed.jsonl
+            continue
         labels = [r.label for r in rows if r.label is not None]
         sources = Counter(r.source or "-" for r in rows)
         positive = f"{sum(labels) / len(labels):.1%}" if labels else "-"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from aar.core.pgr import format_estimate
-from aar.core.records import EstimateRecord, ExperimentRecord
+from aar.core.records import EstimateRecord, ExperimentRecord, MethodResult
 
 
 def _acc(e: EstimateRecord) -> str:
@@ -24,18 +24,25 @@ def experiment_table(record: ExperimentRecord) -> Table:
     for column in ("weak", "ceiling", "transfer", "PGR", "Δ vs vanilla", "seeds", "time (s)"):
         table.add_column(column, justify="right", no_wrap=True)
     for result in record.methods:
-        pgr = format_estimate(result.pgr.value, result.pgr.se, 2) if result.pgr else "n/a"
-        table.add_row(
-            result.method.name,
-            _acc(record.weak),
-            _acc(record.ceiling),
-            _acc(result.transfer),
-            pgr,
-            _delta(result.vs_vanilla) if result.method.name != "vanilla" else "-",
-            str(result.transfer.n),
-            f"{sum(result.seconds.values()):.1f}",
-        )
+        table.add_row(*_method_row(record, result, result.method.name))
+    if record.gold_only:  # what the labeled gold labels alone give: a recipe should beat it
+        table.add_section()
+        table.add_row(*_method_row(record, record.gold_only, "gold-only (reference)"))
     return table
+
+
+def _method_row(record: ExperimentRecord, result: MethodResult, name: str) -> list[str]:
+    pgr = format_estimate(result.pgr.value, result.pgr.se, 2) if result.pgr else "n/a"
+    return [
+        name,
+        _acc(record.weak),
+        _acc(record.ceiling),
+        _acc(result.transfer),
+        pgr,
+        _delta(result.vs_vanilla) if result.method.name != "vanilla" else "-",
+        str(result.transfer.n),
+        f"{sum(result.seconds.values()):.1f}",
+    ]
 
 
 def subset_table(record: ExperimentRecord) -> Table:
@@ -71,11 +78,11 @@ def experiment_markdown(record: ExperimentRecord) -> str:
         "| method | transfer | PGR | Δ vs vanilla (paired) | s/seed |",
         "|---|---|---|---|---|",
     ]
-    for m in sorted(record.methods, key=lambda m: -(m.pgr.value if m.pgr else -9)):
+    ranked = sorted(record.methods, key=lambda m: -(m.pgr.value if m.pgr else -9))
+    for m in ranked + ([record.gold_only] if record.gold_only else []):
         pgr = format_estimate(m.pgr.value, m.pgr.se, 2) if m.pgr else "n/a"
         paired = "-" if m.method.name == "vanilla" else _delta(m.vs_vanilla)
         per_seed = sum(m.seconds.values()) / max(len(m.seconds), 1)
-        lines.append(
-            f"| {m.method.name} | {_acc(m.transfer)} | {pgr} | {paired} | {per_seed:.1f} |"
-        )
+        name = "gold-only (reference)" if m is record.gold_only else m.method.name
+        lines.append(f"| {name} | {_acc(m.transfer)} | {pgr} | {paired} | {per_seed:.1f} |")
     return "\n".join(lines)

@@ -103,6 +103,8 @@ class ExperimentRecord(_Record):
     timings: dict[str, float]
     subsets: list[SubsetResult] = Field(default_factory=list)
     """Per-subset accuracy, when the task's test set has more than one subset."""
+    gold_only: MethodResult | None = None
+    """Reference row: the strong student trained on the labeled set's gold labels only."""
     environment: dict[str, str] = Field(default_factory=lambda: environment())
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 

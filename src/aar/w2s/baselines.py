@@ -1,11 +1,16 @@
-"""The fixed points of PGR for one seed: the weak teacher and the ceiling, both cached.
+"""The fixed points of PGR for one seed, and the gold-only reference; all cached.
 
     weak = weak_artifacts(task, data, splits, seed, cache)   # soft labels + weak accuracy
     ceiling = ceiling_accuracy(task, data, splits, seed, cache)
+    reference = gold_only_probs(task, data, splits, seed, cache)
 
 The teacher trains on the labeled split and labels the pool and the test set; the ceiling is
-the strong student trained on the pool's gold labels. Both are cached by (task config hash,
-seed, code version), so methods compared later reuse the same baselines.
+the strong student trained on the pool's gold labels. The gold-only reference is the strong
+student trained on the labeled split's gold labels alone (the labels the teacher learns
+from, which methods see too): a weak-to-strong recipe that does not beat it gains nothing
+from the pool. All are cached by (task config hash, data, split digest, seed, code version),
+so methods compared later reuse the same baselines and the artifacts of one split (a public
+one, a verification one) never stand in for another's.
 """
 
 from __future__ import annotations
@@ -89,6 +94,21 @@ def ceiling_probs(
 
     key = _key(task, data, splits, seed, "ceiling")
     return cache.load_or_compute("ceiling", key, compute)["test_probs"]
+
+
+def gold_only_probs(
+    task: Task, data: TaskData, splits: Splits, seed: int, cache: ArtifactCache
+) -> np.ndarray:
+    """Class probabilities on the test set of the student trained on the labeled gold labels."""
+
+    def compute() -> dict[str, np.ndarray]:
+        student = task.student(data.n_classes)
+        targets = one_hot(data.labels[splits.labeled], data.n_classes)
+        trained = student.fit(data.student_inputs.take(splits.labeled), targets, seed=seed)
+        return {"test_probs": trained.predict_proba(data.student_inputs.take(splits.test))}
+
+    key = _key(task, data, splits, seed, "gold_only")
+    return cache.load_or_compute("gold_only", key, compute)["test_probs"]
 
 
 def ceiling_accuracy(

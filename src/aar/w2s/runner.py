@@ -4,10 +4,11 @@
                                            seeds=(0, 1, 2, 3, 4)))
 
 Work happens in three phases. The parent loads the task once (building and embedding the
-dataset, which lands in the cache). Then each seed's weak teacher and ceiling run as one
-job, and finally every (seed, method) pair runs as its own job, reading the cached weak
-labels. Jobs go to a ``JobPool`` of ``workers`` processes; with one worker everything runs in
-this process. ``summary.summarize`` turns the accuracies into the record.
+dataset, which lands in the cache). Then each seed's weak teacher, ceiling and gold-only
+reference (the student trained on the labeled gold labels alone) run as one job, and finally
+every (seed, method) pair runs as its own job, reading the cached weak labels. Jobs go to a
+``JobPool`` of ``workers`` processes; with one worker everything runs in this process.
+``summary.summarize`` turns the accuracies into the record.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from aar.core.errors import ConfigError
 from aar.core.pgr import DEFAULT_MIN_GAP
 from aar.core.records import ExperimentRecord
-from aar.w2s.baselines import ceiling_probs, weak_artifacts
+from aar.w2s.baselines import ceiling_probs, gold_only_probs, weak_artifacts
 from aar.w2s.cache import ArtifactCache, default_cache_dir
 from aar.w2s.data import TaskData
 from aar.w2s.methods import build_method
@@ -61,6 +62,8 @@ class ExperimentSpec:
     """Ray cluster to join (None: $RAY_ADDRESS, else a local cluster)."""
     ray_gpus: float = 1.0
     """GPUs each Ray task asks for (0 on a CPU-only cluster)."""
+    gold_only: bool = True
+    """Also train the gold-only reference per seed (one more student on the labeled set)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def run_experiment(spec: ExperimentSpec, progress: ProgressFn | None = None) -> 
         transfers={key: (t.accuracy, t.seconds) for key, t in transfers.items()},
         timings=timings,
         subsets=subsets,
+        gold_only={s: r for s, b in baselines.items() if (r := b.gold_only)} or None,
     )
 
 
@@ -149,6 +153,8 @@ class _Baselines:
     ceiling: float
     weak_subsets: dict[str, float]
     ceiling_subsets: dict[str, float]
+    gold_only: tuple[float, float] | None
+    """Accuracy and seconds of the gold-only reference, when the spec asks for it."""
 
 
 @dataclass(frozen=True)
@@ -166,11 +172,17 @@ def _baseline_job(job: _Job) -> tuple[int, _Baselines]:
     ceiling = ceiling_probs(task, data, splits, job.seed, cache).argmax(1)
     gold = data.labels[splits.test]
     subsets = data.subsets[splits.test] if data.subsets is not None else None
+    reference = None
+    if job.spec.gold_only:
+        started = time.perf_counter()
+        predicted = gold_only_probs(task, data, splits, job.seed, cache).argmax(1)
+        reference = (float(np.mean(predicted == gold)), time.perf_counter() - started)
     return job.seed, _Baselines(
         weak=weak.accuracy,
         ceiling=float(np.mean(ceiling == gold)),
         weak_subsets=subset_accuracy(weak.test_probs.argmax(1), gold, subsets),
         ceiling_subsets=subset_accuracy(ceiling, gold, subsets),
+        gold_only=reference,
     )
 
 

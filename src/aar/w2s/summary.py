@@ -3,7 +3,10 @@
     record = summarize(task, methods, seeds, min_gap, weak, ceiling, transfers, timings)
 
 ``weak`` and ``ceiling`` map seed → accuracy; ``transfers`` maps (seed, method) → (accuracy,
-seconds). A gap below ``min_gap`` leaves that method's PGR empty with the reason in
+seconds); ``gold_only``, when given, maps seed → (accuracy, seconds) of the student trained on
+the labeled gold labels only, summarized like a method as the record's reference row. Every
+run of a seed shares that seed's split and baselines, so PGR ± SE is ``paired_pgr`` of the
+per-seed accuracies. A gap below ``min_gap`` leaves that method's PGR empty with the reason in
 ``pgr_error`` instead of failing the whole record.
 """
 
@@ -13,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from aar.core.errors import GapTooSmallError
 from aar.core.hashing import config_hash
-from aar.core.pgr import paired_difference, pgr
+from aar.core.pgr import paired_difference, paired_pgr
 from aar.core.records import (
     Component,
     EstimateRecord,
@@ -25,6 +28,11 @@ from aar.core.records import (
 
 Transfers = Mapping[tuple[int, str], tuple[float, float]]
 REFERENCE_METHOD = "vanilla"
+GOLD_ONLY = Component(
+    name="gold_only",
+    config={"trains_on": "the labeled set's gold labels only"},
+    config_hash=config_hash({"reference": "gold_only"}),
+)
 
 
 def summarize(
@@ -37,10 +45,16 @@ def summarize(
     transfers: Transfers,
     timings: dict[str, float],
     subsets: Sequence[SubsetResult] = (),
+    gold_only: Mapping[int, tuple[float, float]] | None = None,
 ) -> ExperimentRecord:
     weak_e = EstimateRecord.of([weak[s] for s in seeds])
     ceiling_e = EstimateRecord.of([ceiling[s] for s in seeds])
-    results = [method_result(m, seeds, weak_e, ceiling_e, transfers, min_gap) for m in methods]
+    results = [method_result(m, seeds, weak, ceiling, transfers, min_gap) for m in methods]
+    reference = None
+    if gold_only is not None:
+        runs = {(s, GOLD_ONLY.name): gold_only[s] for s in seeds}
+        reference = method_result(GOLD_ONLY, seeds, weak, ceiling, runs, min_gap)
+    results = with_paired_deltas(results + ([reference] if reference else []))
     identity = {
         "task": task.config_hash,
         "methods": [m.config_hash for m in methods],
@@ -56,27 +70,27 @@ def summarize(
         ceiling_acc=dict(ceiling),
         weak=weak_e,
         ceiling=ceiling_e,
-        methods=with_paired_deltas(results),
+        methods=results[: len(methods)],
         timings=timings,
         subsets=list(subsets),
+        gold_only=results[-1] if reference else None,
     )
 
 
 def method_result(
     method: Component,
     seeds: Sequence[int],
-    weak: EstimateRecord,
-    ceiling: EstimateRecord,
+    weak: Mapping[int, float],
+    ceiling: Mapping[int, float],
     transfers: Transfers,
     min_gap: float,
 ) -> MethodResult:
     accuracy = {s: transfers[(s, method.name)][0] for s in seeds}
     transfer = EstimateRecord.of(list(accuracy.values()))
+    paired = ([weak[s] for s in seeds], [ceiling[s] for s in seeds])
     value, error = None, None
     try:
-        value = PGRRecord.of(
-            pgr(transfer.as_estimate(), weak.as_estimate(), ceiling.as_estimate(), min_gap)
-        )
+        value = PGRRecord.of(paired_pgr(list(accuracy.values()), *paired, min_gap))
     except GapTooSmallError as err:
         error = str(err)
     return MethodResult(

@@ -1,10 +1,12 @@
-"""The reference JSONL layout: a folder with three files, one JSON object per line.
+"""The reference JSONL layout: a folder with three (or four) files, one JSON object per line.
 
     train_label.jsonl     the weak teacher's labeled set         (label required)
     train_unlabel.jsonl   the unlabeled pool                     (label optional: the hub
                                                                   keeps it, researchers don't
                                                                   see it)
     test.jsonl            the test set                           (label required)
+    sealed.jsonl          optional: the sealed set, never        (label required)
+                          published; verification tests on it
 
 Rows by kind:
 
@@ -31,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationErro
 from aar.core.errors import DataError
 
 SPLIT_FILES = {"labeled": "train_label.jsonl", "pool": "train_unlabel.jsonl", "test": "test.jsonl"}
+SEALED_FILE = "sealed.jsonl"
 LABELS = (0, 1)
 Kind = Literal["chat", "math", "code"]
 KINDS: tuple[Kind, ...] = ("chat", "math", "code")
@@ -69,6 +72,8 @@ class ReferenceData:
     labeled: list[Row]
     pool: list[Row]
     test: list[Row]
+    sealed: list[Row] | None = None
+    """The rows of the optional ``sealed.jsonl`` (None when the folder has none)."""
 
 
 def load_reference(folder: Path, kind: str, pool_labels: bool = False) -> ReferenceData:
@@ -85,7 +90,8 @@ def load_reference(folder: Path, kind: str, pool_labels: bool = False) -> Refere
         split: load_rows(folder / name, kind, label_required=split != "pool" or pool_labels)
         for split, name in SPLIT_FILES.items()
     }
-    return ReferenceData(kind, splits["labeled"], splits["pool"], splits["test"])
+    sealed = load_rows(folder / SEALED_FILE, kind) if (folder / SEALED_FILE).is_file() else None
+    return ReferenceData(kind, splits["labeled"], splits["pool"], splits["test"], sealed)
 
 
 def load_rows(path: Path, kind: str, label_required: bool = True) -> list[Row]:

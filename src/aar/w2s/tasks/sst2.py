@@ -5,7 +5,9 @@ variable ``AAR_DATA_DIR``) and from the Hugging Face hub otherwise (``SetFit/sst
 6,920 / 872 / 1,821 sentence split; needs ``pip install 'aar[hf]'`` and a network). A local
 copy is the harvardnlp ``stsa.binary.{train,dev,test}`` files (one sentence a line, first
 token the 0/1 label), either directly in the folder or in its ``sentconv/`` subfolder. All
-three files are pooled and re-split per seed.
+three files are pooled; 1,000 sentences are sealed (``n_sealed``, drawn with the secret
+``sealed_seed``) and the rest re-split per seed. A sentence that occurs more than once (a
+few do) stays in one part, so no sealed sentence is ever published.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from pydantic import Field
 
 from aar.core.errors import DataError, MissingDependencyError
@@ -64,6 +67,7 @@ class Sst2Task(Task):
             student_inputs=student_inputs(texts, c.student, c.encoder, cache, c.layer),
             teacher_inputs=Texts(tuple(texts)),
             n_classes=2,
+            groups=np.unique(texts, return_inverse=True)[1],
             fingerprint=texts_digest(texts) + texts_digest([str(v) for v in labels]),
         )
 

@@ -5,9 +5,15 @@ student's representation encodes all of them linearly (a random rotation of well
 directions plus noise), so y is there to be found among distractors. The weak teacher sees
 a *noisy* view of y and a *spurious* concept that agrees with y only ``spurious_agreement``
 of the time; it leans on the spurious one, and a student that imitates it inherits that.
+
+Everything is generated from ``data_seed``, so it is a secret option (as is ``sealed_seed``):
+whoever knows it regenerates every label. An eighth of the examples are sealed by default
+(1,000 of 8,000), so a smaller ``n_examples`` keeps a useful pool.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -24,7 +30,10 @@ class ToyConfig(TaskConfig):
     n_examples: int = Field(8000, ge=100)
     n_labeled: int = Field(200, ge=2)
     n_test: int = Field(2000, ge=2)
-    data_seed: int = 0
+    n_sealed: int | None = Field(  # type: ignore[assignment]
+        None, ge=0, description="examples sealed for verification (None: n_examples // 8; 0: none)"
+    )
+    data_seed: int = Field(0, description="seed that generates the data (secret)")
     dim: int = Field(32, ge=4, description="student representation size")
     n_distractors: int = Field(6, ge=1, description="distractor concepts in the student view")
     student_margin: float = Field(1.5, gt=0, description="signal/noise of each student concept")
@@ -40,6 +49,11 @@ class ToyTask(Task):
     name = "toy"
     Config = ToyConfig
     config: ToyConfig
+    secret_options: ClassVar[frozenset[str]] = frozenset({"sealed_seed", "data_seed"})
+
+    def _sealed_count(self) -> int:
+        c = self.config
+        return c.n_examples // 8 if c.n_sealed is None else c.n_sealed
 
     def load(self, cache: ArtifactCache) -> TaskData:
         c = self.config
