@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from aar.campaign.config import load_config
+from aar.campaign.config import EndConfig, load_config
 from aar.campaign.enroll import directions
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, LogLines, ResearcherRow, make_view, table
 from aar.campaign.spend import TranscriptMeter
-from aar.campaign.verify import judge
+from aar.campaign.verify import agreement, judge
 from aar.core.errors import ConfigError
 from aar.core.pgr import Estimate
 from aar.hub.schemas import Score
@@ -57,20 +57,38 @@ def test_the_baseline_counts_its_tool_calls_as_steps(tmp_path: Path) -> None:
     assert (spent.steps, spent.submissions, spent.dollars) == (2, 1, 0.0)
 
 
+END = EndConfig(agreement=0.95, tolerance=0.02)
+
+
 @pytest.mark.parametrize(
-    ("claimed", "fresh", "verdict"),
+    ("claimed", "sealed", "agreed", "verdict"),
     [
-        (Score(mean=0.40, se=0.01, n=3), Estimate(0.39, 0.01, 2), "verified"),
-        (Score(mean=0.40, se=None, n=1), Estimate(0.36, None, 1), "verified"),  # within 0.05
-        (Score(mean=0.40, se=0.01, n=3), Estimate(0.20, 0.01, 2), "not reproduced"),
-        (Score(mean=0.40, se=0.10, n=3), Estimate(0.25, 0.05, 2), "verified"),  # noisy claim
-        (Score(mean=0.40, se=0.01, n=3), None, "failed"),
+        (Score(mean=0.40, se=0.01, n=3), Estimate(0.39, 0.01, 3), 1.0, "verified"),
+        (Score(mean=0.40, se=None, n=1), Estimate(0.385, None, 1), 1.0, "verified"),  # < 0.02
+        (Score(mean=0.40, se=None, n=1), Estimate(0.36, None, 1), 1.0, "not reproduced"),
+        (Score(mean=0.40, se=0.01, n=3), Estimate(0.20, 0.01, 3), 1.0, "not reproduced"),
+        (Score(mean=0.40, se=0.10, n=3), Estimate(0.25, 0.05, 3), 1.0, "verified"),  # noisy
+        (Score(mean=0.40, se=0.01, n=3), Estimate(0.60, 0.01, 3), 0.90, "not reproduced"),
+        (Score(mean=0.40, se=0.01, n=3), None, None, "failed"),
     ],
 )
-def test_a_rerun_is_judged_against_the_claim_and_its_noise(
-    claimed: Score, fresh: Estimate | None, verdict: str
+def test_a_rerun_is_judged_on_agreement_and_the_sealed_set(
+    claimed: Score, sealed: Estimate | None, agreed: float | None, verdict: str
 ) -> None:
-    assert judge(claimed, fresh, tolerance=0.05) == verdict
+    status, why = judge(claimed, sealed, agreed, END)
+    assert status == verdict
+    assert bool(why) == (verdict != "verified")
+
+
+def test_a_claim_of_one_scoring_carries_its_binomial_noise() -> None:
+    claim, sealed = Score(mean=0.48, se=None, n=1), Estimate(0.34, 0.04, 3)
+    assert judge(claim, sealed, 1.0, END)[0] == "not reproduced"
+    assert judge(claim, sealed, 1.0, END, claim_noise=0.14)[0] == "verified"
+
+
+def test_agreement_counts_equal_labels_and_refuses_other_items() -> None:
+    assert agreement([0, 1, 1, 0], [0, 1, 0, 0]) == 0.75
+    assert agreement([0, 1], [0, 1, 1]) == 0.0  # another length: not the same test items
 
 
 def test_the_live_table_shows_each_researcher_and_the_fleet() -> None:

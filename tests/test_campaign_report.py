@@ -82,10 +82,10 @@ def _row(who: str, method: str, private: tuple[float, float | None, int], **kw: 
 
 def _leaderboard() -> list[LeaderboardRow]:
     fresh = [101, 102, 103]
-    verified = Verification(status="verified", fresh=Score(mean=0.69, se=0.02, n=3), seeds=fresh)
+    verified = Verification(status="verified", sealed=Score(mean=0.69, se=0.02, n=3), seeds=fresh)
     lost = Verification(
         status="not reproduced",
-        fresh=Score(mean=0.31, se=0.05, n=3),
+        sealed=Score(mean=0.31, se=0.05, n=3),
         seeds=fresh,
         detail="0.33 off",
     )
@@ -114,7 +114,7 @@ def _researchers() -> list[Researcher]:
 
 def _with_usage(r: Researcher, dollars: float, hours: float, best: float) -> Researcher:
     usage = {"dollars": dollars, "tokens": int(dollars * 75_000), "hours": hours, "submissions": 7}
-    return r.model_copy(update={**usage, "best_public_pgr": best + 0.03, "best_private_pgr": best})
+    return r.model_copy(update={**usage, "best_public_pgr": best + 0.03, "entry_private_pgr": best})
 
 
 def _summary() -> CampaignSummary:
@@ -255,11 +255,12 @@ def test_pngs_are_real_images(report: Path) -> None:
         assert 200 <= height <= 2000
 
 
-def test_html_ranks_by_private_pgr_and_escapes(report: Path) -> None:
+def test_html_ranks_verified_entries_first_and_escapes(report: Path) -> None:
     page = report.read_text()
     tables = _tables(page)
     assert [row[2] for row in tables["ranking"]] == RANKED_METHODS
-    assert [row[3] for row in tables["ranking"]][:2] == ["0.710 ± 0.030", "0.640 ± 0.040"]
+    assert [row[3] for row in tables["ranking"]][:2] == ["0.690 ± 0.020", "0.310 ± 0.050"]
+    assert [row[4] for row in tables["ranking"]][:2] == ["0.710 ± 0.030", "0.640 ± 0.040"]
     assert SCRIPT_TITLE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert SCRIPT_TITLE in [row[2].split(" quarantined")[0] for row in tables["forum"]]

@@ -48,6 +48,8 @@ def test_the_ranking_takes_each_researchers_public_choice_or_final(tmp_path: Pat
             group = rows[(entry.researcher, entry.method)]
             assert entry.private_pgr == group.private_pgr
             assert entry.public_pgr == group.public_pgr
+        for entry in ranking:  # one scoring's binomial noise: sqrt(a(1-a)/n) / gap, n = 200
+            assert 0.02 / 0.2 < entry.private_noise < 0.05 / 0.1
         # the private half would have picked alice's other group: the ranking does not
         assert rows[("alice", "private-best")].private_pgr.mean > ranking[1].private_pgr.mean
         with pytest.raises(HubError) as refused:

@@ -394,3 +394,17 @@ def test_staging_copies_small_entries_and_binds_only_package_folders(tmp_path: P
     assert (base / "pkg-1.0.dist-info" / "METADATA").is_file()
     assert os.readlink(base / "alias.py") == "mod.py"
     assert stage(shown) is staged
+
+
+def test_vendored_copies_on_sys_path_are_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray puts ``ray/thirdparty_files`` first on sys.path once imported; a distribution found
+    there cannot be shown (its parent is not), so the sandbox would not even start."""
+    vendored = tmp_path / "site-packages" / "somelib" / "thirdparty_files"
+    dist(vendored, "numpy", files=("numpy/__init__.py",))
+    monkeypatch.setattr(sys, "path", [str(vendored), *sys.path])
+    env = curated_env(extra_distributions=("numpy",))
+    shown = [str(folder.path) for folder in env.folders]
+    assert not any("thirdparty_files" in path for path in shown)
+    assert "numpy" in {title.split()[0].lower() for title in env.distributions}

@@ -121,11 +121,18 @@ class HubConfig(_Section):
 
 
 class EndConfig(_Section):
-    verify_top_k: int = Field(3, ge=0, description="top results re-run from their snapshots")
-    verify_seeds: list[int] = Field([1001, 1002], min_length=1, description="fresh seeds")
+    verify_top_k: int = Field(3, ge=0, description="top ranked entries re-run from snapshots")
+    verify_seeds: list[int] = Field(
+        [1001, 1002, 1003], min_length=1, description="fresh seeds of the sealed re-runs"
+    )
     heldout_tasks: list[str] | None = Field(None, description="default: another testbed")
     heldout_seeds: int = Field(2, ge=1, description="seeds per held-out run")
-    tolerance: float = Field(0.05, ge=0, description="PGR a re-run may lose and still verify")
+    agreement: float = Field(
+        0.95, gt=0, le=1, description="share of the submitted vector a re-run must reproduce"
+    )
+    tolerance: float = Field(
+        0.02, ge=0, description="least PGR slack of the sealed check (else 2 combined SEs)"
+    )
 
 
 class CampaignConfig(_Section):

@@ -1,14 +1,23 @@
-"""The end of a campaign: verify the top results, run the best on held-out tasks, rank.
+"""The end of a campaign: verify the ranked entries on sealed data, run them on held-out tasks.
 
-    results = end_checks(config, layout, operator)   # also saved to verify/results.json
+    results = end_checks(config, layout, state, operator)   # also saved to verify/results.json
 
-1. Verification: the ``verify_top_k`` leaderboard rows with the best public PGR that carry a
-   snapshot are re-run from their snapshots on ``verify_seeds`` (weak labels of seeds no
-   researcher saw, same split) and marked ``verified``, ``not reproduced`` or ``failed``.
-2. Generalization: each held-out task (default: ``toy`` for any other task) is registered on
-   the hub only now, when no researcher runs, as ``heldout-TASK``; the verified recipes (or,
-   if none verified, the re-runnable top rows) and ``vanilla`` run on it.
-3. The final ranking is the leaderboard by private PGR; the report shows it with these marks.
+1. The ranking: each researcher's entry is the leaderboard group it declared final, else its
+   best by public PGR (the hub's ``/ranking``; quarantined scorings are out). The private
+   half only orders the chosen entries, so selecting among submissions cannot inflate it.
+2. Verification of the ``verify_top_k`` best entries (by private PGR) that carry a snapshot:
+   - agreement: the recipe re-run on the public bundle with the scoring's seed must reproduce
+     the submitted vector (``end.agreement``);
+   - the sealed set: the campaign builds one bundle per ``verify_seeds`` seed (labeled set and
+     pool redrawn, teacher, ceiling and gold-only student retrained, test set = the sealed
+     items no researcher ever saw), registers them on the hub as the sealed task
+     ``sealed-TASK``, re-runs the recipe and ``vanilla`` on each, and the hub scores each seed
+     against that seed's baselines: PGR mean ± SE over seeds.
+   Entries come out ``verified``, ``not reproduced`` (the check that failed is named) or
+   ``failed`` (the re-run broke).
+3. Generalization: each held-out task (default ``toy`` for any other task) is published only
+   now, with fresh secret options, as ``heldout-TASK``; the verified recipes and ``vanilla``
+   run on it.
 """
 
 from __future__ import annotations
@@ -16,16 +25,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from aar.campaign.config import CampaignConfig
 from aar.campaign.layout import CampaignLayout
-from aar.campaign.publish import fresh_bundle, publish
-from aar.campaign.verify import Outcome, Rerunner, judge
-from aar.core.errors import AarError
+from aar.campaign.publish import publish, publish_sealed, secret_options
+from aar.campaign.state import CampaignState
+from aar.campaign.verify import Rerunner, agreement, judge
+from aar.core.errors import AarError, ConfigError
+from aar.core.pgr import Estimate, estimate
+from aar.core.provenance import code_provenance
 from aar.core.reproduce import Recipe
 from aar.hub.client import HubClient
-from aar.hub.schemas import LeaderboardRowOperator, Score
+from aar.hub.schemas import RankingRowOperator, Score
+
+RESULTS_VERSION = 2
 
 
 class Verification(BaseModel):
@@ -34,8 +48,20 @@ class Verification(BaseModel):
     snapshot_id: str
     status: str
     claimed: Score
-    fresh: Score | None
+    sealed: Score | None = None
+    """PGR on the sealed set, mean ± SE over the verification seeds."""
+    sealed_pgr: dict[int, float] = Field(default_factory=dict)
+    agreement: float | None = None
+    agreement_scoring: int | None = None
     seeds: list[int]
+    detail: str = ""
+
+
+class SealedReference(BaseModel):
+    """What the sealed set gives for the campaign's own references (vanilla, gold-only)."""
+
+    name: str
+    pgr: Score | None
     detail: str = ""
 
 
@@ -49,12 +75,18 @@ class HeldOut(BaseModel):
 
 
 class EndResults(BaseModel):
+    version: int = RESULTS_VERSION
     verifications: list[Verification] = []
+    references: list[SealedReference] = []
     heldout: list[HeldOut] = []
+    environment: dict[str, str] = Field(default_factory=lambda: dict(code_provenance()))
 
     @classmethod
     def load(cls, path: Path) -> EndResults | None:
-        return cls.model_validate_json(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        found = cls.model_validate_json(path.read_text())
+        return found if found.version == RESULTS_VERSION else None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,112 +97,166 @@ def results_path(layout: CampaignLayout) -> Path:
     return layout.verify / "results.json"
 
 
+def sealed_name(task: str) -> str:
+    return f"sealed-{task}"
+
+
+def score_of(found: Estimate | None) -> Score | None:
+    return None if found is None else Score(mean=found.mean, se=found.se, n=found.n)
+
+
 def end_checks(
-    config: CampaignConfig, layout: CampaignLayout, operator: HubClient, say: Any = print
+    config: CampaignConfig,
+    layout: CampaignLayout,
+    state: CampaignState,
+    operator: HubClient,
+    say: Any = print,
 ) -> EndResults:
     """Verification and held-out runs (done once; a resumed campaign reuses saved results)."""
     if (saved := EndResults.load(results_path(layout))) is not None:
         return saved
     r = config.researchers
     runner = Rerunner(operator, r.sandbox, layout.verify, allow_unsafe=r.allow_unsafe)
-    verifications = verify_top(config, layout, runner, operator, say)
+    sealed = SealedCheck(config, layout, state, runner, say)
+    verifications, references = sealed.run()
     heldout = [
         h
         for task in config.heldout
-        for h in held_out(config, runner, operator, task, verifications, say)
+        for h in held_out(config, state, runner, task, verifications, say)
     ]
-    results = EndResults(verifications=verifications, heldout=heldout)
+    results = EndResults(verifications=verifications, references=references, heldout=heldout)
     results.save(results_path(layout))
+    state.save(layout.state)
     return results
 
 
-def ranked_rows(config: CampaignConfig, operator: HubClient) -> list[LeaderboardRowOperator]:
-    """Rows with a snapshot, best public PGR first (what researchers could see and claim)."""
-    rows = [row for row in operator.private_leaderboard(config.task) if row.snapshot_id]
-    return sorted(rows, key=lambda row: row.public_pgr.mean, reverse=True)
+def candidates(config: CampaignConfig, operator: HubClient) -> list[RankingRowOperator]:
+    """The ranked entries with a snapshot, best private PGR first, at most ``verify_top_k``."""
+    rows = [row for row in operator.ranking(config.task) if row.snapshot_id]
+    rows.sort(key=lambda row: row.private_pgr.mean, reverse=True)
+    return rows[: config.end.verify_top_k]
 
 
-def verify_top(
-    config: CampaignConfig, layout: CampaignLayout, runner: Rerunner, operator: HubClient, say: Any
-) -> list[Verification]:
-    """Re-run the top ``verify_top_k`` distinct recipes (the same recipe shared by several
-    researchers is re-run once, under the best row that claims it)."""
-    seeds, k = list(config.end.verify_seeds), config.end.verify_top_k
-    chosen: dict[str, tuple[LeaderboardRowOperator, Recipe | None, str]] = {}
-    for row in ranked_rows(config, operator):
-        if len(chosen) == k:
-            break
-        assert row.snapshot_id is not None
-        folder = runner.folder(f"snapshot-{row.snapshot_id}")
+class SealedCheck:
+    """Agreement and the sealed re-runs of the top entries, and the campaign's references."""
+
+    def __init__(
+        self,
+        config: CampaignConfig,
+        layout: CampaignLayout,
+        state: CampaignState,
+        runner: Rerunner,
+        say: Any,
+    ) -> None:
+        self.config, self.layout, self.state = config, layout, state
+        self.runner, self.say = runner, say
+        self.operator = runner.operator
+        self.seeds = list(config.end.verify_seeds)
+        self.name = sealed_name(config.task)
+
+    def run(self) -> tuple[list[Verification], list[SealedReference]]:
+        chosen = candidates(self.config, self.operator)
+        if not chosen:
+            return [], []
+        self.say(f"verifying {len(chosen)} entries on the sealed set (seeds {self.seeds}) ...")
         try:
-            recipe: Recipe | None = runner.recipe_of(row.snapshot_id, folder)
-            key, error = recipe.to_json() if recipe else "", ""
+            bundles = self._sealed_bundles()
         except AarError as err:
-            recipe, key, error = None, row.snapshot_id, str(err)
-        chosen.setdefault(key, (row, recipe, error))
-    if not chosen:
-        return []
-    say(f"verifying the top {len(chosen)} results on fresh seeds {seeds} ...")
-    bundle = fresh_bundle(config.task, config.task_options, seeds, config.split_seed,
-                          layout.verify / "fresh-bundle")  # fmt: skip
-    return [_verify(config, runner, *found, bundle, seeds) for found in chosen.values()]
+            return [self._failed(row, f"no sealed set: {err}") for row in chosen], []
+        verifications = [self._verify(row, bundles) for row in chosen]
+        return verifications, self._references(bundles)
 
+    def _sealed_bundles(self) -> dict[int, Path]:
+        c = self.config
+        return publish_sealed(
+            self.operator, c.task, c.task_options, split_seed=c.split_seed, seeds=self.seeds,
+            secret=self.state.secret_options.get(c.task, {}),
+            folder=self.layout.verify / "sealed", name=self.name,
+        )  # fmt: skip
 
-def _verify(
-    config: CampaignConfig,
-    runner: Rerunner,
-    row: LeaderboardRowOperator,
-    recipe: Recipe | None,
-    error: str,
-    bundle: Path,
-    seeds: list[int],
-) -> Verification:
-    assert row.snapshot_id is not None
-    folder = runner.folder(f"snapshot-{row.snapshot_id}")
-    outcome = (
-        runner.run(recipe, folder, config.task, bundle, seeds) if recipe else Outcome(error=error)
-    )
-    fresh = outcome.score
-    status = judge(row.private_pgr, fresh, config.end.tolerance) if not outcome.error else "failed"
-    return Verification(
-        researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
-        status=status, claimed=row.private_pgr,
-        fresh=Score(mean=fresh.mean, se=fresh.se, n=fresh.n) if fresh else None,
-        seeds=seeds, detail=outcome.error or "",
-    )  # fmt: skip
+    def _failed(self, row: RankingRowOperator, why: str) -> Verification:
+        assert row.snapshot_id is not None
+        return Verification(
+            researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
+            status="failed", claimed=row.private_pgr, seeds=self.seeds, detail=why,
+        )  # fmt: skip
 
+    def _verify(self, row: RankingRowOperator, bundles: dict[int, Path]) -> Verification:
+        assert row.snapshot_id is not None
+        folder = self.runner.folder(f"snapshot-{row.snapshot_id}")
+        try:
+            recipe = self.runner.recipe_of(row.snapshot_id, folder)
+            scoring, agreed = self._agreement(row, recipe, folder)
+            per_seed = self._sealed_pgr(recipe, folder, bundles)
+        except AarError as err:
+            return self._failed(row, str(err))
+        sealed = estimate(list(per_seed.values()))
+        status, why = judge(row.private_pgr, sealed, agreed, self.config.end, row.private_noise)
+        return Verification(
+            researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
+            status=status, claimed=row.private_pgr, sealed=score_of(sealed),
+            sealed_pgr=per_seed, agreement=agreed, agreement_scoring=scoring,
+            seeds=self.seeds, detail=why,
+        )  # fmt: skip
 
-def _rerun(
-    runner: Rerunner,
-    snapshot_id: str | None,
-    folder: Path,
-    task: str,
-    bundle: Path,
-    seeds: list[int],
-) -> Outcome:
-    try:
-        if snapshot_id is None:
-            folder.mkdir(parents=True, exist_ok=True)
-            recipe = Recipe.library("vanilla")
-        else:
-            recipe = runner.recipe_of(snapshot_id, folder)
-    except AarError as err:
-        return Outcome(error=str(err))
-    return runner.run(recipe, folder, task, bundle, seeds)
+    def _agreement(
+        self, row: RankingRowOperator, recipe: Recipe, folder: Path
+    ) -> tuple[int, float]:
+        """(scoring id, agreement) for the entry's newest scoring re-run on the public bundle."""
+        scoring_id = row.final_scoring_id or self._newest_scoring(row)
+        submitted = self.operator.scoring(scoring_id)
+        bundle = self.layout.bundle(self.config.task)
+        reproduced = self.runner.predict(recipe, folder, bundle, self.config.task, submitted.seed)
+        return scoring_id, agreement(reproduced, submitted.predictions)
+
+    def _newest_scoring(self, row: RankingRowOperator) -> int:
+        mine = [
+            s.id
+            for s in self.operator.scorings(task=self.config.task)
+            if (s.researcher, s.method, s.snapshot_id) == (row.researcher, row.method,
+                                                             row.snapshot_id)
+            and not s.quarantined
+        ]  # fmt: skip
+        if not mine:
+            raise ConfigError(f"{row.researcher}'s entry has no scoring left to compare")
+        return max(mine)
+
+    def _sealed_pgr(
+        self, recipe: Recipe, folder: Path, bundles: dict[int, Path]
+    ) -> dict[int, float]:
+        found = {}
+        for seed, bundle in bundles.items():
+            labels = self.runner.predict(recipe, folder, bundle, self.name, seed)
+            found[seed] = self.operator.evaluate(self.name, labels, seed=seed).pgr
+        return found
+
+    def _references(self, bundles: dict[int, Path]) -> list[SealedReference]:
+        """Vanilla re-run on the sealed bundles, for the report to compare against."""
+        folder = self.runner.folder("reference-vanilla")
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            per_seed = self._sealed_pgr(Recipe.library("vanilla"), folder, bundles)
+        except AarError as err:
+            return [SealedReference(name="vanilla", pgr=None, detail=str(err))]
+        return [SealedReference(name="vanilla", pgr=score_of(estimate(list(per_seed.values()))))]
 
 
 def held_out(
     config: CampaignConfig,
+    state: CampaignState,
     runner: Rerunner,
-    operator: HubClient,
     task: str,
     verifications: list[Verification],
     say: Any,
 ) -> list[HeldOut]:
     name, seeds = f"heldout-{task}", list(range(config.end.heldout_seeds))
+    operator = runner.operator
     bundle = runner.work / "heldout" / task
     if name not in {t.name for t in operator.tasks()}:
-        publish(operator, task, {}, seeds=seeds, split_seed=0, bundle_dir=bundle, name=name)
+        # Fresh secrets: the toy task regenerates every label from its data seed.
+        secret = state.secret_options.setdefault(name, secret_options(task))
+        publish(operator, task, {}, seeds=seeds, split_seed=0, bundle_dir=bundle, name=name,
+                secret=secret)  # fmt: skip
     candidates = [v for v in verifications if v.status == "verified"] or verifications
     say(f"running {len(candidates)} methods and vanilla on the held-out task {task} ...")
     runs: list[tuple[str, str, str | None]] = [("campaign", "vanilla", None)]
@@ -178,11 +264,27 @@ def held_out(
     found = []
     for researcher, method, snapshot in runs:
         folder = runner.folder("heldout", f"{task}-{snapshot or 'vanilla'}")
-        outcome = _rerun(runner, snapshot, folder, name, bundle, seeds)
-        score = outcome.score
-        found.append(HeldOut(
-            task=task, researcher=researcher, method=method, snapshot_id=snapshot,
-            pgr=Score(mean=score.mean, se=score.se, n=score.n) if score else None,
-            detail=outcome.error or "",
-        ))  # fmt: skip
+        score, detail = _heldout_score(runner, snapshot, folder, name, bundle, seeds)
+        found.append(HeldOut(task=task, researcher=researcher, method=method,
+                             snapshot_id=snapshot, pgr=score, detail=detail))  # fmt: skip
     return found
+
+
+def _heldout_score(
+    runner: Rerunner, snapshot: str | None, folder: Path, name: str, bundle: Path, seeds: list[int]
+) -> tuple[Score | None, str]:
+    try:
+        if snapshot is None:
+            folder.mkdir(parents=True, exist_ok=True)
+            recipe = Recipe.library("vanilla")
+        else:
+            recipe = runner.recipe_of(snapshot, folder)
+        values = [
+            runner.operator.evaluate(
+                name, runner.predict(recipe, folder, bundle, name, seed), seed=seed
+            ).pgr
+            for seed in seeds
+        ]
+    except AarError as err:
+        return None, str(err)
+    return score_of(estimate(values)), ""

@@ -1,12 +1,19 @@
 """Publishing a task: its public bundle on disk for the sandboxes, its secrets on the hub.
 
-    publish(client, "geofacts", {}, seeds=3, split_seed=0, bundle_dir=layout.bundle("geofacts"))
+    secret = secret_options("toy")        # fresh values of the options that rebuild the labels
+    publish(client, "toy", {}, seeds=3, split_seed=0, bundle_dir=..., secret=secret)
+    publish_sealed(client, "toy", {}, split_seed=0, seeds=[1001, 1002], secret=secret,
+                   folder=layout.verify / "sealed", name="sealed-toy")
 
 ``aar hub publish-task`` and ``aar run`` both use this. The public bundle holds the task's
 features, the labeled teacher set and the weak labels per seed; the test and pool labels and
-the baselines go to the hub only. A campaign also publishes, at its end, the held-out tasks
-(under another name, when no researcher is running any more) and bundles of fresh seeds for
-verification, which are never registered.
+the baselines (weak, ceiling, gold-only) go to the hub only. ``secret`` holds the values of
+the task's secret options (``Task.secret_options``: the sealed set's seed, a generator's data
+seed): the bundle never records them, and the caller keeps them to build the sealed bundles.
+
+At its end a campaign publishes the **sealed task**: one bundle per verification seed (its
+own labeled set, pool, teacher and ceiling; the test set is the sealed set no researcher saw),
+registered on the hub as a sealed task (invisible to researchers) with each seed's baselines.
 """
 
 from __future__ import annotations
@@ -15,8 +22,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from aar.core.errors import DataError
 from aar.hub.client import HubClient
 from aar.hub.schemas import TaskCreate, TaskPublic
+
+
+def secret_options(task: str) -> dict[str, int]:
+    """Fresh random values for ``task``'s secret options (the w2s stack is imported here)."""
+    from aar.w2s.public import draw_secret_options
+
+    return draw_secret_options(task)
 
 
 def build(
@@ -38,9 +55,10 @@ def publish(
     split_seed: int,
     bundle_dir: Path,
     name: str | None = None,
+    secret: Mapping[str, Any] | None = None,
 ) -> TaskPublic:
     """Build ``task``, save its public bundle to ``bundle_dir`` and register it as ``name``."""
-    public, secrets = build(task, options, seeds, split_seed)
+    public, secrets = build(task, {**options, **(secret or {})}, seeds, split_seed)
     public.save(bundle_dir)
     return client.register_task(
         TaskCreate(
@@ -50,16 +68,62 @@ def publish(
             test_labels=secrets.test_labels.tolist(),
             pool_labels=secrets.pool_labels.tolist(),
             split_seed=split_seed,
-            weak={s: p.tolist() for s, p in secrets.weak.items()},
-            ceiling={s: p.tolist() for s, p in secrets.ceiling.items()},
+            **_baselines(secrets),
         )
     )
 
 
-def fresh_bundle(
-    task: str, options: Mapping[str, Any], seeds: Sequence[int], split_seed: int, folder: Path
-) -> Path:
-    """A bundle of the same split with weak labels for ``seeds`` no researcher saw."""
-    public, _ = build(task, options, seeds, split_seed)
-    public.save(folder)
-    return folder
+def publish_sealed(
+    client: HubClient,
+    task: str,
+    options: Mapping[str, Any],
+    *,
+    split_seed: int,
+    seeds: Sequence[int],
+    secret: Mapping[str, Any],
+    folder: Path,
+    name: str,
+) -> dict[int, Path]:
+    """Sealed bundles of ``seeds`` in ``folder/<seed>``, registered as the sealed task ``name``
+    (once); returns each seed's bundle folder. Raises ``ConfigError`` when the task has no
+    sealed set."""
+    from aar.w2s.cache import ArtifactCache, default_cache_dir
+    from aar.w2s.public import build_sealed_bundle
+
+    cache = ArtifactCache(default_cache_dir())
+    built = {
+        seed: build_sealed_bundle(task, {**options, **secret}, split_seed, seed, cache)
+        for seed in seeds
+    }
+    bundles = {seed: public.save(folder / str(seed)) for seed, (public, _) in built.items()}
+    if name not in {t.name for t in client.tasks()}:
+        n_classes = next(iter(built.values()))[0].n_classes
+        client.register_task(_sealed_task(name, task, n_classes, [s for _, s in built.values()]))
+    return bundles
+
+
+def _sealed_task(name: str, task: str, n_classes: int, per_seed: list[Any]) -> TaskCreate:
+    """One sealed task for every seed: the sealed labels are the same, the baselines not."""
+    labels = per_seed[0].test_labels
+    if any(not np.array_equal(s.test_labels, labels) for s in per_seed):
+        raise DataError(f"{task}: the sealed set differs between verification seeds")
+    merged: dict[str, dict[int, list[int]]] = {"weak": {}, "ceiling": {}, "gold_only": {}}
+    for secrets in per_seed:
+        for kind, runs in _baselines(secrets).items():
+            merged[kind].update(runs)
+    return TaskCreate(
+        name=name,
+        description=f"{task}: the sealed set, with baselines per verification seed",
+        n_classes=n_classes,
+        test_labels=labels.tolist(),
+        sealed=True,
+        **merged,
+    )
+
+
+def _baselines(secrets: Any) -> dict[str, dict[int, list[int]]]:
+    return {
+        "weak": {s: p.tolist() for s, p in secrets.weak.items()},
+        "ceiling": {s: p.tolist() for s, p in secrets.ceiling.items()},
+        "gold_only": {s: p.tolist() for s, p in secrets.gold_only.items()},
+    }

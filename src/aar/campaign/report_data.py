@@ -33,7 +33,7 @@ from aar.campaign.report.schema import (
 from aar.campaign.spend import TranscriptMeter
 from aar.campaign.state import CampaignState, now
 from aar.hub.client import HubClient
-from aar.hub.schemas import LeaderboardRowOperator, ScoringOperator
+from aar.hub.schemas import LeaderboardRowOperator, RankingRowOperator, ScoringOperator
 
 FORUM_DIGEST = 30
 
@@ -47,14 +47,16 @@ def collect_summary(
 ) -> CampaignSummary:
     scorings = [_scoring(s) for s in operator.scorings(task=config.task)]
     rows = operator.private_leaderboard(config.task)
-    researchers = _researchers(config, layout, state, scorings)
+    ranked = operator.ranking(config.task)
+    researchers = _researchers(config, layout, state, scorings, ranked)
     directions = {r.name: r.direction for r in researchers}
     return CampaignSummary(
         campaign=_info(config, layout, state),
         researchers=researchers,
         scorings=scorings,
-        leaderboard=_leaderboard(rows, results),
+        leaderboard=_leaderboard(ranked, rows, results),
         vanilla=_vanilla(rows),
+        sealed_vanilla=_sealed_vanilla(results),
         heldout=_heldout(results),
         cost=_cost(config, researchers),
         flags=[
@@ -85,31 +87,34 @@ def _scoring(s: ScoringOperator) -> Scoring:
     return Scoring(
         id=s.id, researcher=s.researcher, method=s.method, seed=s.seed, at=s.created_at,
         public_pgr=s.public_pgr, private_pgr=s.private_pgr, flagged=s.flagged,
-        flag_reason=s.flag_reason, snapshot_id=s.snapshot_id, description=s.description,
+        flag_reason=s.flag_reason, quarantined=s.quarantined, snapshot_id=s.snapshot_id,
+        description=s.description,
     )  # fmt: skip
 
 
 def _researchers(
-    config: CampaignConfig, layout: CampaignLayout, state: CampaignState, scorings: list[Scoring]
+    config: CampaignConfig,
+    layout: CampaignLayout,
+    state: CampaignState,
+    scorings: list[Scoring],
+    ranked: list[RankingRowOperator],
 ) -> list[Researcher]:
-    best: dict[str, tuple[float, float]] = {}
+    best_public: dict[str, float] = {}
     for s in scorings:
-        public, private = best.get(s.researcher, (-math.inf, -math.inf))
-        best[s.researcher] = (
-            max(public, _finite(s.public_pgr)),
-            max(private, _finite(s.private_pgr)),
-        )
+        if not s.quarantined:
+            best_public[s.researcher] = max(best_public.get(s.researcher, -math.inf),
+                                            _finite(s.public_pgr))  # fmt: skip
+    entries = {row.researcher: row.private_pgr.mean for row in ranked}
     found = []
     for name, r in state.researchers.items():
         spent = TranscriptMeter(layout.transcript(name)).read()
-        top = best.get(name)
         found.append(Researcher(
             name=name, brain=config.researchers.resolved_brain, model=config.researchers.model,
             direction=r.direction, status=r.status, reason=r.reason, restarts=r.restarts,
             steps=spent.steps, dollars=spent.dollars, tokens=spent.tokens,
             submissions=sum(1 for s in scorings if s.researcher == name), hours=r.seconds / 3600,
-            best_public_pgr=_or_none(top[0]) if top else None,
-            best_private_pgr=_or_none(top[1]) if top else None,
+            best_public_pgr=_or_none(best_public.get(name, -math.inf)),
+            entry_private_pgr=_or_none(entries.get(name, -math.inf)),
         ))  # fmt: skip
     return found
 
@@ -127,26 +132,37 @@ def _score(score: Score | object) -> Score:
 
 
 def _leaderboard(
-    rows: list[LeaderboardRowOperator], results: EndResults | None
+    ranked: list[RankingRowOperator],
+    rows: list[LeaderboardRowOperator],
+    results: EndResults | None,
 ) -> list[LeaderboardRow]:
+    """Each researcher's ranked entry with its flags and what verification found."""
     checks = {v.snapshot_id: v for v in (results.verifications if results else [])}
-    ranked = []
-    for row in rows:
+    flagged = {(r.researcher, r.method, r.snapshot_id): r.flagged for r in rows}
+    entries = []
+    for row in ranked:
         check = checks.get(row.snapshot_id or "")
         verification = None
         if check is not None:
             verification = Verification(status=check.status, seeds=check.seeds,
-                                        fresh=_score(check.fresh) if check.fresh else None,
-                                        detail=check.detail)  # fmt: skip
+                                        sealed=_score(check.sealed) if check.sealed else None,
+                                        agreement=check.agreement, detail=check.detail)  # fmt: skip
         elif row.snapshot_id is None:
             verification = Verification(status="no snapshot")
-        ranked.append(LeaderboardRow(
+        entries.append(LeaderboardRow(
             researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
-            public=_score(row.public_pgr), private=_score(row.private_pgr), flagged=row.flagged,
-            verification=verification,
+            public=_score(row.public_pgr), private=_score(row.private_pgr),
+            flagged=flagged.get((row.researcher, row.method, row.snapshot_id), 0),
+            chosen_by=row.chosen_by, verification=verification,
         ))  # fmt: skip
-    ranked.sort(key=lambda r: -r.private.mean if math.isfinite(r.private.mean) else math.inf)
-    return ranked
+    return entries
+
+
+def _sealed_vanilla(results: EndResults | None) -> Score | None:
+    for reference in results.references if results else []:
+        if reference.name == "vanilla" and reference.pgr is not None:
+            return _score(reference.pgr)
+    return None
 
 
 def _vanilla(rows: list[LeaderboardRowOperator]) -> Vanilla | None:

@@ -27,7 +27,7 @@ from aar.campaign.hubproc import HubProcess
 from aar.campaign.jobs import HubAccess
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import View
-from aar.campaign.publish import publish
+from aar.campaign.publish import publish, secret_options
 from aar.campaign.report_data import collect_summary
 from aar.campaign.state import CampaignState, now
 from aar.campaign.supervisor import Supervisor
@@ -153,8 +153,13 @@ class Campaign:
             view.message(
                 f"publishing {c.task} ({c.seeds} seeds; the first run embeds its data) ..."
             )
+            # The secrets are saved before the hub has the task, so a crash in between
+            # never leaves a registered task whose sealed set cannot be rebuilt.
+            secret = self.state.secret_options.setdefault(c.task, secret_options(c.task))
+            self.state.save(self.layout.state)
             publish(operator, c.task, c.task_options, seeds=range(c.seeds),
-                    split_seed=c.split_seed, bundle_dir=self.layout.bundle(c.task))  # fmt: skip
+                    split_seed=c.split_seed, bundle_dir=self.layout.bundle(c.task),
+                    secret=secret)  # fmt: skip
         self.state.published = True
         self.state.save(self.layout.state)
 
@@ -179,7 +184,7 @@ class Campaign:
     def _finish(self, operator: HubClient, view: View) -> Path:
         from aar.campaign.report import write_report
 
-        results = end_checks(self.config, self.layout, operator, say=view.message)
+        results = end_checks(self.config, self.layout, self.state, operator, say=view.message)
         if self.state.status != "finished":
             self.state.status, self.state.ended_at = "finished", now()
             self.state.save(self.layout.state)

@@ -5,7 +5,8 @@
     state.incident("restart", "r01", "exit code -9")
     state.save(layout.state)                 # atomic: a crash leaves the old or the new file
 
-The file holds researcher tokens, so it is written with mode 0600.
+The file holds researcher tokens and the tasks' secret options (the seeds that rebuild the
+sealed set), so it is written with mode 0600; no sandbox mounts the campaign's root.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class CampaignState(BaseModel):
         default_factory=dict, description="the supervisor's own cost in its last run"
     )
     hub_url: str | None = Field(None, description="where the campaign's hub answered last")
+    secret_options: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="task (or hub name) → the secret option values it was published with",
+    )
 
     @classmethod
     def load_or_new(cls, path: Path) -> CampaignState:

@@ -1,13 +1,21 @@
-"""Re-running results from their snapshots in clean sandboxes: verification and held-out tasks.
+"""Re-running a snapshot's recipe in a clean sandbox, and judging what the re-runs show.
 
     runner = Rerunner(operator, sandbox="bwrap", work=layout.verify)
-    outcome = runner.run(recipe_source="snap-id", task="geofacts", bundle=fresh, seeds=[1001])
+    recipe = runner.recipe_of("s_1234", folder)            # download, clean, read reproduce.json
+    labels = runner.predict(recipe, folder, bundle, "geofacts", seed=1001)
+    status, why = judge(claim, sealed, agreement, config.end)
 
 A snapshot is re-runnable when its root holds ``reproduce.json`` (``aar.core.reproduce``).
-The campaign extracts it into a fresh folder, mounts the bundle read-only, runs the recipe
-once per seed with no hub and no network, and has the hub score the predictions (the
-operator's ``evaluate``: exact, not stored). ``judge`` then says whether a result holds up
-on seeds no researcher saw.
+Each re-run gets the snapshot's files in a fresh folder (compiled ``__pycache__`` files
+removed: a shipped ``.pyc`` could run other code than the source beside it), one bundle
+mounted read-only, the same curated Python as the researchers' sandboxes, no hub and no
+network. The campaign scores what it writes (``aar.campaign.finish``).
+
+A claim is **verified** when two checks hold: the recipe re-run on the original bundle and
+seed reproduces the submitted prediction vector (``agreement`` at least
+``end.agreement``), and its PGR on the sealed set, with fresh teachers and ceilings per
+verification seed, is within noise of the claim (no lower than the claimed private PGR less
+twice their combined standard error, or ``end.tolerance`` where that is larger).
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ from __future__ import annotations
 import math
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from aar.core.errors import AarError, DataError
-from aar.core.pgr import Estimate, estimate
+from aar.campaign.config import EndConfig
+from aar.core.errors import DataError
+from aar.core.pgr import Estimate
 from aar.core.reproduce import RECIPE_FILE, Recipe, read_predictions
 from aar.hub.client import HubClient
 from aar.hub.schemas import Score
@@ -27,19 +36,6 @@ from aar.sandbox import Limits, Mount, SandboxSpec, make_sandbox
 
 RUN_SECONDS = 900.0
 """Wall time one seed's re-run may take."""
-
-
-@dataclass
-class Outcome:
-    """The private PGR of each seed a recipe was re-run on, or why it could not be."""
-
-    pgr: dict[int, float] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def score(self) -> Estimate | None:
-        values = [v for v in self.pgr.values() if not math.isnan(v)]
-        return estimate(values) if values else None
 
 
 @dataclass(frozen=True)
@@ -53,36 +49,29 @@ class Rerunner:
         """Download ``snapshot_id`` into ``folder`` (fresh) and read its recipe."""
         shutil.rmtree(folder, ignore_errors=True)
         self.operator.download_snapshot(snapshot_id, folder)
+        _drop_compiled(folder)
         path = folder / RECIPE_FILE
         if not path.is_file():
             raise DataError(f"snapshot {snapshot_id} has no {RECIPE_FILE} at its root")
         return Recipe.parse(path.read_text())
 
-    def run(
-        self, recipe: Recipe, folder: Path, task: str, bundle: Path, seeds: list[int]
-    ) -> Outcome:
-        """Run ``recipe`` in ``folder`` on each seed and score it on the hub's ``task``."""
-        outcome = Outcome()
-        mount = Mount(bundle.resolve(), f"/data/{task}")
+    def predict(
+        self, recipe: Recipe, folder: Path, bundle: Path, name: str, seed: int
+    ) -> list[int]:
+        """Labels ``recipe`` writes for ``seed`` of the bundle (mounted at /data/``name``);
+        ``DataError`` saying why when the run fails or writes no valid labels."""
+        mount = Mount(bundle.resolve(), f"/data/{name}")
         spec = SandboxSpec(workspace=folder.resolve(), readonly=(mount,),
                            limits=Limits(wall_seconds=RUN_SECONDS))  # fmt: skip
-        try:
-            with make_sandbox(self.sandbox, spec, allow_unsafe=self.allow_unsafe) as box:
-                for seed in seeds:
-                    out = f"rerun/{task}-seed{seed}.json"
-                    argv = recipe.argv(
-                        sys.executable, bundle=box.path_of(mount), seed=seed, out=out
-                    )
-                    result = box.exec(argv)
-                    if not result.ok:
-                        why = result.killed or f"exit code {result.exit_code}"
-                        tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
-                        raise DataError(f"seed {seed}: {why}: {' '.join(tail)[:300]}")
-                    labels = read_predictions(box.read_file(out, max_bytes=50_000_000))
-                    outcome.pgr[seed] = self.operator.evaluate(task, labels).private_pgr
-        except AarError as err:
-            outcome.error = str(err)
-        return outcome
+        out = f"rerun/{name}-seed{seed}.json"
+        with make_sandbox(self.sandbox, spec, allow_unsafe=self.allow_unsafe) as box:
+            argv = recipe.argv(sys.executable, bundle=box.path_of(mount), seed=seed, out=out)
+            result = box.exec(argv)
+            if not result.ok:
+                why = result.killed or f"exit code {result.exit_code}"
+                tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+                raise DataError(f"{name} seed {seed}: {why}: {' '.join(tail)[:300]}")
+            return read_predictions(box.read_file(out, max_bytes=50_000_000))
 
     def folder(self, *parts: str) -> Path:
         path = self.work.joinpath(*parts)
@@ -90,9 +79,47 @@ class Rerunner:
         return path
 
 
-def judge(original: Score, fresh: Estimate | None, tolerance: float) -> str:
-    """``verified`` when the fresh seeds' mean is within noise (or ``tolerance``) of the claim."""
-    if fresh is None:
-        return "failed"
-    noise = 2 * math.sqrt((original.se or 0.0) ** 2 + (fresh.se or 0.0) ** 2)
-    return "verified" if fresh.mean >= original.mean - max(tolerance, noise) else "not reproduced"
+def _drop_compiled(folder: Path) -> None:
+    for cache in sorted(folder.rglob("__pycache__"), reverse=True):
+        if cache.is_dir() and not cache.is_symlink():
+            shutil.rmtree(cache)
+    for compiled in folder.rglob("*.py[co]"):
+        compiled.unlink()
+
+
+def agreement(reproduced: list[int], submitted: list[int]) -> float:
+    """The share of items on which a re-run agrees with the submitted vector (0 if the
+    lengths differ: it did not answer the same items)."""
+    if len(reproduced) != len(submitted) or not submitted:
+        return 0.0
+    return sum(a == b for a, b in zip(reproduced, submitted, strict=True)) / len(submitted)
+
+
+def judge(
+    claim: Score,
+    sealed: Estimate | None,
+    agreed: float | None,
+    end: EndConfig,
+    claim_noise: float = 0.0,
+) -> tuple[str, str]:
+    """(status, why): ``verified`` or ``not reproduced``; ``failed`` when nothing came back.
+
+    The claim's standard error is its SE over seeds, but at least ``claim_noise`` / √n: the
+    binomial noise of one scoring's private half (the hub's ``private_noise``), which a claim
+    of one or two scorings would otherwise hide."""
+    if sealed is None or agreed is None:
+        return "failed", "the re-runs gave no result"
+    if agreed < end.agreement:
+        return "not reproduced", (
+            f"the snapshot reproduces {agreed:.1%} of the submitted predictions "
+            f"(at least {end.agreement:.0%} needed)"
+        )
+    claim_se = max(claim.se or 0.0, claim_noise / math.sqrt(max(claim.n, 1)))
+    noise = 2 * math.sqrt(claim_se**2 + (sealed.se or 0.0) ** 2)
+    slack = max(end.tolerance, noise)
+    if sealed.mean < claim.mean - slack:
+        return "not reproduced", (
+            f"sealed PGR {sealed.mean:.3f} is below the claimed {claim.mean:.3f} by more "
+            f"than {slack:.3f}"
+        )
+    return "verified", ""

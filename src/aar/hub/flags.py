@@ -36,8 +36,11 @@ The rules (n = test items; settings in ``HubSettings``):
 - **trivial prior**: at least ``trivial_fraction`` of the predictions are one label.
 - **PGR above 1**: on either half, PGR > 1 + ``pgr_sigmas`` · SE (see ``pgr_se``).
 - **public above private**: public PGR − private PGR > ``gap_sigmas`` · SE of the difference.
-- **gold-only**: whole-set accuracy at or above (within ``gold_only_margin`` of) the mean of a
-  student trained on the labeled set's gold labels only, when the task registered one.
+- **gold-only** (off unless ``gold_only_margin`` is set): whole-set accuracy at or above
+  (within the margin of) the mean of a student trained on the labeled set's gold labels only,
+  when the task registered one. Off by default because honest transfer beats that student on
+  many tasks (a small toy, sst2); turn it on where the gold-only student is above every
+  weak-to-strong method, so that reaching it suggests training on the labeled set.
 - **flagged snapshot**: the submission names a snapshot the upload scan flagged.
 
 The two rules that read the private half (PGR above 1 there, public above private) make a
@@ -75,7 +78,7 @@ class Rules:
     trivial_fraction: float = 0.98
     pgr_sigmas: float = 3.0
     gap_sigmas: float = 2.0
-    gold_only_margin: float = 0.0
+    gold_only_margin: float | None = None
 
     @classmethod
     def of(cls, settings: HubSettings) -> Rules:
@@ -276,8 +279,8 @@ def public_above_private(public: Half, private: Half, sigmas: float) -> str | No
     )
 
 
-def at_gold_only(accuracy: float, gold_only: float | None, margin: float) -> str | None:
-    if gold_only is None or accuracy < gold_only - margin:
+def at_gold_only(accuracy: float, gold_only: float | None, margin: float | None) -> str | None:
+    if gold_only is None or margin is None or accuracy < gold_only - margin:
         return None
     return (
         f"at or above the gold-only student? accuracy {accuracy:.3f} vs {gold_only:.3f} "

@@ -242,6 +242,11 @@ class RankingRowOperator(_Out):
     private_pgr: Score
     chosen_by: Literal["final", "public"]
     final_scoring_id: int | None = Field(description="the declared final, if any")
+    private_noise: float = Field(
+        0.0,
+        description="binomial SE of one scoring's private PGR at the group's mean accuracy: "
+        "the noise of a claim made of a single scoring",
+    )
 
 
 # --- snapshots -------------------------------------------------------------------------------

@@ -50,8 +50,11 @@ class HubSettings(BaseModel):
     gap_sigmas: float = Field(
         2.0, gt=0, description="flag public PGR above private PGR by this many SE"
     )
-    gold_only_margin: float = Field(
-        0.0, ge=0, le=1, description="flag accuracy within this of the gold-only student's"
+    gold_only_margin: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="flag accuracy within this of the gold-only student's (None: off)",
     )
     feedback: Literal["rounded", "ladder"] = Field(
         "rounded", description="rounded: every answer; ladder: only new bests by a margin"

@@ -212,7 +212,7 @@ def _curated_env(
         extras,
         optional=roots,
         deny=[name for name in deny if normalize(name) not in lifted],
-        path=path,
+        path=path if path is not None else _site_path(),
     )
     with_aar = "aar" in {normalize(parse(text).name) for text in (*roots, *extras)}
     visible = python_roots()
@@ -236,6 +236,13 @@ def _curated_env(
         distributions=tuple(dist.title for dist in chosen.distributions.values()),
         missing=chosen.missing,
     )
+
+
+def _site_path() -> tuple[str, ...]:
+    """The site folders on ``sys.path``, in its order. Other entries are left out: a library
+    may put its vendored copies there (Ray adds ``ray/thirdparty_files``), and a distribution
+    found inside another package's folder cannot be shown in the sandbox."""
+    return tuple(entry for entry in sys.path if Path(entry).name in SITE_NAMES)
 
 
 def _key(dist: Installed) -> tuple[str, str]:

@@ -125,7 +125,7 @@ def leaderboard_png(
 ) -> bytes:
     """The first ``top`` rows' private PGR mean ± SE, coloured by verification status.
 
-    A diamond marks the private PGR the verification measured on fresh seeds.
+    A diamond marks the PGR the verification measured on the sealed set.
     """
     shown = list(rows[:top])
     fig = Figure(figsize=(9, 1.2 + 0.35 * max(len(shown), 4)), dpi=DPI, layout="constrained")
@@ -146,17 +146,17 @@ def leaderboard_png(
         color=[STATUS_COLOURS[s] for s in statuses],
         capsize=3,
     )
-    fresh = [(y, f.mean) for y, r in zip(ys, shown, strict=True) if (f := _fresh(r))]
-    if fresh:
-        ax.scatter([f for _, f in fresh], [y for y, _ in fresh], marker="D", color="black", s=18)
+    sealed = [(y, f.mean) for y, r in zip(ys, shown, strict=True) if (f := _sealed(r))]
+    if sealed:
+        ax.scatter([f for _, f in sealed], [y for y, _ in sealed], marker="D", color="black", s=18)
     labels = [f"{i + 1}. {r.researcher} · {r.method}" for i, r in enumerate(shown)]
     ax.set_yticks(ys, [_plain(_short(label)) for label in labels])
     ax.invert_yaxis()
     handles: list[Artist] = [
         Patch(color=STATUS_COLOURS[s], label=s) for s in STATUS_COLOURS if s in statuses
     ]
-    if fresh:
-        handles.append(Line2D([], [], marker="D", color="black", ls="", label="fresh seeds"))
+    if sealed:
+        handles.append(Line2D([], [], marker="D", color="black", ls="", label="sealed set"))
     if vanilla is not None:
         ax.axvline(vanilla.private.mean, color="black", linestyle="--", linewidth=1)
         handles.append(Line2D([], [], color="black", linestyle="--", label="vanilla"))
@@ -168,8 +168,8 @@ def _status(row: LeaderboardRow) -> str:
     return row.verification.status if row.verification else "not checked"
 
 
-def _fresh(row: LeaderboardRow) -> Score | None:
-    return row.verification.fresh if row.verification else None
+def _sealed(row: LeaderboardRow) -> Score | None:
+    return row.verification.sealed if row.verification else None
 
 
 def cost_png(researchers: Sequence[Researcher]) -> bytes:

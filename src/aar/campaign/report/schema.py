@@ -35,7 +35,7 @@ from aar.core.errors import DataError
 from aar.core.pgr import estimate
 from aar.core.records import parse_versioned
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 UNASSIGNED = "(none)"
 """The direction of a researcher that was given none."""
 
@@ -96,7 +96,9 @@ class Researcher(_Model):
     hours: float = 0.0
     """Wall hours it ran."""
     best_public_pgr: float | None = None
-    best_private_pgr: float | None = None
+    entry_private_pgr: float | None = None
+    """Private PGR of its ranked entry (chosen by public PGR or declared final; never the
+    best of its private scores, which would select on the private half)."""
 
 
 class Scoring(_Model):
@@ -111,16 +113,20 @@ class Scoring(_Model):
     private_pgr: float
     flagged: bool = False
     flag_reason: str | None = None
+    quarantined: bool = False
     snapshot_id: str | None = None
     description: str = ""
 
 
 class Verification(_Model):
-    """A snapshot re-run in a clean sandbox on fresh seeds."""
+    """A snapshot re-run in a clean sandbox: on the original bundle (agreement with the
+    submitted vector) and on the sealed set with fresh baselines per seed."""
 
     status: VerificationStatus
-    fresh: Score | None = None
-    """Private PGR on the fresh seeds."""
+    sealed: Score | None = None
+    """PGR on the sealed set, mean ± SE over the verification seeds."""
+    agreement: float | None = None
+    """Share of the submitted predictions the re-run reproduced."""
     seeds: list[int] = Field(default_factory=list)
     detail: str = ""
 
@@ -133,6 +139,8 @@ class LeaderboardRow(_Model):
     private: Score
     flagged: int = 0
     """How many of the row's scorings were flagged."""
+    chosen_by: str = "public"
+    """How the researcher's entry was chosen: "public" (best public PGR) or "final"."""
     verification: Verification | None = None
 
 
@@ -213,7 +221,7 @@ class Diversity(_Model):
 
 
 class CampaignSummary(_Model):
-    """Everything the report shows; ``leaderboard`` is the final ranking by private PGR."""
+    """Everything the report shows; ``leaderboard`` holds each researcher's ranked entry."""
 
     schema_version: int = SCHEMA_VERSION
     campaign: CampaignInfo
@@ -221,6 +229,8 @@ class CampaignSummary(_Model):
     scorings: list[Scoring] = Field(default_factory=list)
     leaderboard: list[LeaderboardRow] = Field(default_factory=list)
     vanilla: Vanilla | None = None
+    sealed_vanilla: Score | None = None
+    """Vanilla re-run by the campaign on the sealed set (the verification seeds)."""
     heldout: list[HeldoutRow] = Field(default_factory=list)
     cost: Cost = Field(default_factory=Cost)
     flags: list[Flag] = Field(default_factory=list)
@@ -229,8 +239,9 @@ class CampaignSummary(_Model):
     diversity: list[Diversity] = Field(default_factory=list)
 
     def ranking(self) -> list[LeaderboardRow]:
-        """The leaderboard by private mean, best first (stable, whatever order it came in)."""
-        return sorted(self.leaderboard, key=lambda row: -row.private.mean)
+        """The final ranking: entries verified on the sealed set first, by sealed PGR, then
+        the others by private PGR (stable, whatever order they came in)."""
+        return sorted(self.leaderboard, key=_rank_key)
 
     def save(self, path: Path) -> None:
         """Write JSON atomically: a reader never sees half a file, even after a crash."""
@@ -247,6 +258,14 @@ class CampaignSummary(_Model):
     @classmethod
     def from_json(cls, raw: str, source: str = "summary") -> CampaignSummary:
         return parse_versioned(cls, raw, source, "summary", SCHEMA_VERSION)
+
+
+def _rank_key(row: LeaderboardRow) -> tuple[bool, float]:
+    check = row.verification
+    if check is not None and check.status == "verified" and check.sealed is not None:
+        return False, -check.sealed.mean
+    private = row.private.mean
+    return True, -private if math.isfinite(private) else math.inf
 
 
 def diversity_of(

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aar.hub.deps import OperatorDep, ResearcherDep, SessionDep, StateDep
+from aar.hub.flags import Half, pgr_se
 from aar.hub.models import Account, Final, Scoring, utcnow
 from aar.hub.routers.leaderboard import GroupKey, public_score, score_of, visible_groups
 from aar.hub.routers.submissions import lock_account
@@ -84,9 +86,18 @@ def ranking(
                 private_pgr=score_of([s.private_pgr for s in groups[key]]),
                 chosen_by=chosen_by,
                 final_scoring_id=None if final is None else final[0],
+                private_noise=_private_noise(info, groups[key]),
             )
         )
     return sorted(rows, key=lambda r: -r.private_pgr.mean)
+
+
+def _private_noise(info: TaskInfo, members: list[Scoring]) -> float:
+    """sqrt(a (1 − a) / n) / gap on the private half, at the group's mean private accuracy."""
+    accuracy = float(np.mean([s.private_acc for s in members]))
+    half = Half(accuracy=accuracy, pgr=0.0, n=info.n_test - info.n_public,
+                gap=info.ceiling[1] - info.weak[1])  # fmt: skip
+    return pgr_se(half) if half.gap > 0 and half.n > 0 else 0.0
 
 
 def _finals(session: Session, info: TaskInfo) -> dict[str, tuple[int, GroupKey]]:
