@@ -57,7 +57,7 @@ FLAG_FIELDS = {
     "hub_port": "hub.port", "database_url": "hub.database_url", "artifact_url": "hub.artifact_url",
     "verify_top_k": "end.verify_top_k", "verify_seed": "end.verify_seeds",
     "heldout_task": "end.heldout_tasks", "heldout_seeds": "end.heldout_seeds",
-    "verify_tolerance": "end.tolerance",
+    "verify_tolerance": "end.tolerance", "verify_agreement": "end.agreement",
 }  # fmt: skip
 """Each ``aar run`` flag and the config field it sets (README: "Campaign config")."""
 
@@ -146,7 +146,11 @@ def run(
         int | None, Opt(help="Seeds per held-out run.", rich_help_panel=V)
     ] = None,
     verify_tolerance: Annotated[
-        float | None, Opt(help="PGR a re-run may lose.", rich_help_panel=V)
+        float | None, Opt(help="Least PGR slack of the sealed check.", rich_help_panel=V)
+    ] = None,
+    verify_agreement: Annotated[
+        float | None,
+        Opt(help="Share of the submitted vector a re-run must reproduce.", rich_help_panel=V),
     ] = None,
 ) -> None:
     """Run a campaign: hub, task, N researchers, live view, verification and the report."""
