@@ -86,7 +86,7 @@ def publish_toy(
     publish(operator, "toy", SMALL_TOY, seeds=seeds, split_seed=0, bundle_dir=bundle_dir,
             name=name, secret=secret)  # fmt: skip
     _, secrets = build("toy", {**SMALL_TOY, **secret}, seeds, 0)
-    return secrets  # type: ignore[no-any-return]
+    return secrets
 
 
 @dataclass

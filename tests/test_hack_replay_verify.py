@@ -406,12 +406,6 @@ def test_compiled_code_behind_honest_source_is_dropped_before_the_rerun(
     alice_is_verified(campaign)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agreement compares the recipe with one scoring only (the declared final, even a "
-    "quarantined one outside the claim, or else the newest), while the claim is the mean "
-    "over the entry's visible scorings",
-)
 def test_agreement_is_checked_on_every_scoring_the_claim_is_made_of(campaign: Campaign) -> None:
     """Two ways to verify a claim on a vector the recipe never produced: declare final a
     quarantined copy of what it does produce (finalist), or add a scoring it does produce

@@ -126,7 +126,8 @@ class Verification(_Model):
     sealed: Score | None = None
     """PGR on the sealed set, mean ± SE over the verification seeds."""
     agreement: float | None = None
-    """Share of the submitted predictions the re-run reproduced."""
+    """Share of the submitted predictions the re-run reproduced (of the entry's least
+    reproduced scoring, when its claim is made of several)."""
     seeds: list[int] = Field(default_factory=list)
     detail: str = ""
 
