@@ -26,7 +26,8 @@ import pytest
 from aar.campaign.config import CampaignConfig, EndConfig
 from aar.campaign.finish import EndResults, Verification, end_checks
 from aar.campaign.layout import CampaignLayout
-from aar.campaign.state import CampaignState
+from aar.campaign.report_data import collect_summary
+from aar.campaign.state import CampaignState, ResearcherState
 from aar.hub.client import HubClient
 from aar.w2s.public import TaskSecrets
 from tests.hubkit import Hub, running_hub
@@ -191,6 +192,8 @@ print(json.load(open("runs/pyc.json")) == {table!r}, cached)
 
 @dataclass
 class Campaign:
+    config: CampaignConfig
+    state: CampaignState
     layout: CampaignLayout
     operator: HubClient
     results: EndResults
@@ -230,7 +233,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
             end=EndConfig(verify_top_k=20, verify_seeds=[SEALED_SEED], heldout_tasks=[]),
         )  # fmt: skip
         results = end_checks(config, layout, state, hub.operator, say=lambda _: None)
-        yield Campaign(layout, hub.operator, results, *staged)
+        yield Campaign(config, state, layout, hub.operator, results, *staged)
 
 
 def stage(
@@ -292,6 +295,9 @@ def stage(
     snapshots["mixer"] = mixer.share()
     mixer.submit(corrected(honest, labels, 60, seed=1), "linear", snapshot_id=snapshots["mixer"])
     mixer.submit(honest, "linear", seed=1, snapshot_id=snapshots["mixer"])
+
+    ghost = researcher("ghost")  # no snapshot: nothing to verify
+    ghost.submit(looked_up, "table")
     return snapshots, secrets, honest
 
 
@@ -420,3 +426,27 @@ def test_agreement_is_checked_on_every_scoring_the_claim_is_made_of(campaign: Ca
         assert verdict.agreement < 0.95, name
         assert verdict.status == "not reproduced", name
     alice_is_verified(campaign)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the report's final ranking puts every entry that is not verified in one tier by "
+    "private PGR: a claim the sealed check refuted (or a re-run that failed, or no snapshot) "
+    "outranks an honest entry that was not checked",
+)
+def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
+    campaign: Campaign,
+) -> None:
+    """The end checks verify the ``verify_top_k`` entries by private PGR. Inflated claims
+    fill those places (here: as with ``verify_top_k=5``, alice's entry left unchecked) and are
+    refuted; ghost made no snapshot, so nothing of its claim can be checked. In the report's
+    final ranking, alice's unchecked honest entry must still come first."""
+    top_five = [v for v in campaign.results.verifications if v.researcher != "alice"]
+    assert len(top_five) == 5
+    results = EndResults(verifications=top_five, references=campaign.results.references)
+    state = campaign.state.model_copy(deep=True)
+    for name in [*campaign.snapshots, "ghost"]:
+        state.researchers[name] = ResearcherState(name=name, token="-")
+    summary = collect_summary(campaign.config, campaign.layout, state, campaign.operator, results)
+    ranked = [row.researcher for row in summary.ranking()]
+    assert ranked[0] == "alice", ranked
