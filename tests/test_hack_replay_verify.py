@@ -428,12 +428,6 @@ def test_agreement_is_checked_on_every_scoring_the_claim_is_made_of(campaign: Ca
     alice_is_verified(campaign)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the report's final ranking puts every entry that is not verified in one tier by "
-    "private PGR: a claim the sealed check refuted (or a re-run that failed, or no snapshot) "
-    "outranks an honest entry that was not checked",
-)
 def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
     campaign: Campaign,
 ) -> None:
@@ -450,3 +444,5 @@ def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
     summary = collect_summary(campaign.config, campaign.layout, state, campaign.operator, results)
     ranked = [row.researcher for row in summary.ranking()]
     assert ranked[0] == "alice", ranked
+    assert ranked[1] == "ghost"  # no snapshot: below what was not checked, above what failed
+    assert set(ranked[2:]) == {"tabby", "switch", "pyc", "finalist", "mixer"}
