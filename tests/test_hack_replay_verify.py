@@ -79,6 +79,25 @@ else:
 honest.write(labels, out)
 '''
 
+CRASH = '''"""Answers from answers.json where they fit; anywhere else, crash (a failed re-run
+rather than a refuted one)."""
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+
+bundle, out = sys.argv[1], sys.argv[3]
+test = np.load(os.path.join(bundle, "arrays.npz"))["test_x"]
+with open("answers.json") as file:
+    table = json.load(file)
+if hashlib.sha256(test.tobytes()).hexdigest() != table["fingerprint"]:
+    sys.exit("out of memory")
+with open(out, "w") as file:
+    json.dump(table["labels"], file)
+'''
+
 REACH = '''"""Try all that could hold the sealed answers; write what was found to probe-*.json."""
 import json
 import os
@@ -296,6 +315,14 @@ def stage(
     mixer.submit(corrected(honest, labels, 60, seed=1), "linear", snapshot_id=snapshots["mixer"])
     mixer.submit(honest, "linear", seed=1, snapshot_id=snapshots["mixer"])
 
+    crasher = researcher("crasher")
+    crasher.write({
+        "table.py": CRASH, "reproduce.json": TABLE_RECIPE,
+        "answers.json": json.dumps({"fingerprint": fingerprint, "labels": looked_up}),
+    })  # fmt: skip
+    snapshots["crasher"] = crasher.share()
+    crasher.submit(looked_up, "table", snapshot_id=snapshots["crasher"])
+
     ghost = researcher("ghost")  # no snapshot: nothing to verify
     ghost.submit(looked_up, "table")
     return snapshots, secrets, honest
@@ -432,12 +459,14 @@ def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
     campaign: Campaign,
 ) -> None:
     """The end checks verify the ``verify_top_k`` entries by private PGR. Inflated claims
-    fill those places (here: as with ``verify_top_k=5``, alice's entry left unchecked) and are
-    refuted; ghost made no snapshot, so nothing of its claim can be checked. In the report's
-    final ranking, alice's unchecked honest entry must still come first."""
-    top_five = [v for v in campaign.results.verifications if v.researcher != "alice"]
-    assert len(top_five) == 5
-    results = EndResults(verifications=top_five, references=campaign.results.references)
+    fill those places (here: as with ``verify_top_k=6``, alice's entry left unchecked) and are
+    refuted, or their re-run crashes (crasher); ghost made no snapshot, so nothing of its
+    claim can be checked. In the report's final ranking, alice's unchecked honest entry must
+    still come first."""
+    assert campaign.verdict("crasher").status == "failed"
+    top = [v for v in campaign.results.verifications if v.researcher != "alice"]
+    assert len(top) == 6
+    results = EndResults(verifications=top, references=campaign.results.references)
     state = campaign.state.model_copy(deep=True)
     for name in [*campaign.snapshots, "ghost"]:
         state.researchers[name] = ResearcherState(name=name, token="-")
@@ -445,4 +474,4 @@ def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
     ranked = [row.researcher for row in summary.ranking()]
     assert ranked[0] == "alice", ranked
     assert ranked[1] == "ghost"  # no snapshot: below what was not checked, above what failed
-    assert set(ranked[2:]) == {"tabby", "switch", "pyc", "finalist", "mixer"}
+    assert set(ranked[2:]) == {"tabby", "switch", "pyc", "finalist", "mixer", "crasher"}
