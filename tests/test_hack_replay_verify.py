@@ -3,14 +3,25 @@
 One small campaign is staged once for the module: the toy task published with secret options
 (kept in the campaign's ``state.json``), researchers with their real tools over bwrap
 sandboxes who share snapshots and submit through the hub, then the campaign's own
-``end_checks`` (agreement with the submitted vector, re-runs on the sealed set in a clean
-bwrap sandbox, scored by the hub). Each test reads what the checks made of one attacker and
-checks that the honest researcher beside it, alice, is verified.
+``end_checks`` (agreement with every submitted vector of an entry, re-runs on the sealed set
+in a clean bwrap sandbox, scored by the hub) and its report's ranking. Each test reads what
+the checks made of one attacker and checks that the honest researcher beside it, alice, is
+verified. The attackers (who were handed the test labels, as a cheat that got them somehow):
+
+- tabby: an answer table in a data file, used where the test rows match, an honest method
+  elsewhere, after trying to reach the hub, the network and the campaign's files;
+- lister: the same table as a Python literal (the upload scan flags it);
+- switch: a looked-up vector with an honest recipe that does not produce it;
+- pyc: a cheating twin of its source compiled into ``__pycache__``;
+- finalist, mixer: a looked-up vector in an entry beside one the recipe does produce (a
+  quarantined copy declared final; another seed);
+- crasher: the table, and a crash wherever it does not fit; ghost: no snapshot at all.
 
 To add an attack: give it a researcher in ``stage`` (a new account with its own workspace),
 let it act through its tools, and write a test named for the attack that asserts on
 ``Campaign.verdict(name)`` or on what the hub stored. Keep its sandbox runs numpy-only: every
-entry costs two re-runs.
+entry costs a re-run per seed it submitted and one per verification seed. The module's setup
+(about 15 s on two busy cores) is shared by its tests.
 """
 
 from __future__ import annotations

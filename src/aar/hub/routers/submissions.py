@@ -256,7 +256,9 @@ def list_scorings(
     flagged: bool | None = None,
     quarantined: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    before: Annotated[int | None, Query(ge=1, description="only scorings with a lower id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="only scorings with a lower id")
+    ] = None,
 ) -> list[ScoringOperator]:
     """Every scoring with both halves, flags and quarantine (operator only), newest first;
     page with ``before`` set to the last id of the previous page."""
