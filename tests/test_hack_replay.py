@@ -35,6 +35,7 @@ from aar.campaign.publish import secret_options
 from aar.campaign.report_data import collect_summary
 from aar.campaign.state import CampaignState, ResearcherState
 from aar.hub.client import HubClient
+from aar.hub.scoring import public_split
 from aar.sandbox import SandboxSpec, make_sandbox
 from tests.campaignkit import wait_for
 from tests.hubkit import Hub, noisy, running_hub, toy_task
@@ -408,16 +409,12 @@ def test_many_submissions_do_not_buy_the_best_private_score(
 # --- 10. attacks of our own -----------------------------------------------------------------
 
 LINKS = """
-import json, os
-root = None
-for line in open("/proc/self/mountinfo"):
-    fields = line.split()
-    if fields[4] == "/workspace":
-        root = os.path.dirname(os.path.dirname(fields[3]))  # .../campaign from .../workspaces/me
+import os
+root = {root!r}  # the campaign folder, as /proc/self/mountinfo shows it (the workspace's source)
 os.symlink(os.path.join(root, "state.json"), "state-link.json")
 os.symlink("../../state.json", "up.json")
 os.symlink(os.path.join(root, "hub"), "hub-link")
-print(json.dumps({"root": root}))
+print(sorted(line.split()[3] for line in open("/proc/self/mountinfo") if " /workspace " in line))
 """
 
 
@@ -427,7 +424,7 @@ def test_symlinks_to_the_campaign_folder_never_reach_it(hub: Hub, layout: Campai
     runs on the host follows them: reading, submitting and sharing the links all fail."""
     publish_toy(hub.operator, layout.bundle("toy"), SECRET)
     with researcher(hub, layout, "mallory") as mallory:
-        found = json.loads(mallory.python(LINKS))
+        mounted = mallory.python(LINKS.format(root=str(layout.root)))
         tries = [
             mallory.attempt("read_file", path="state-link.json"),
             mallory.attempt("read_file", path="up.json"),
@@ -436,7 +433,7 @@ def test_symlinks_to_the_campaign_folder_never_reach_it(hub: Hub, layout: Campai
             mallory.attempt("share_snapshot", note="with links"),
             mallory.attempt("list_files", path="hub-link"),
         ]
-    assert found["root"] == str(layout.root)  # it did learn where the campaign is
+    assert "workspaces/mallory" in mounted  # where the campaign is shows from inside
     assert all(t.is_error for t in tries), [t.content for t in tries]
     assert "outside the workspace" in tries[0].content
     assert "archive refused" in tries[4].content
@@ -458,7 +455,9 @@ def test_the_quarantine_bit_and_the_ladder_tell_nothing_about_one_label(
         mallory = hub.researcher("mallory")
         base = np.array(noisy(labels, 0.2, 1))
         first = mallory.submit("toy", [int(v) for v in base], "base")
-        right, wrong = np.flatnonzero(base == labels)[:3], np.flatnonzero(base != labels)[:3]
+        public = public_split(labels, 0.5, 0)  # items whose flip moves the public accuracy
+        right = np.flatnonzero((base == labels) & public)[:3]
+        wrong = np.flatnonzero((base != labels) & public)[:3]
         seen = {}
         for item in [*right, *wrong]:
             flipped = base.copy()
@@ -469,10 +468,14 @@ def test_the_quarantine_bit_and_the_ladder_tell_nothing_about_one_label(
     assert set(seen.values()) == {(first.public_accuracy, first.public_pgr, False)}
 
 
-def collude(accounts: list[Researcher], base: list[int], block: int, steps: int) -> list[float]:
+def collude(
+    accounts: list[Researcher], base: list[int], block: int, steps: int
+) -> tuple[list[float], int]:
     """Accounts take turns at the accept/reject climb; the forum carries the best vector (as
-    the items flipped from ``base``) and its shown PGR between them. Every shown PGR."""
+    the items flipped from ``base``) and its shown PGR between them. Every PGR shown, and how
+    many blocks were kept."""
     rng = np.random.default_rng(CLIMB_SEED)
+    kept = 0
     shown = [submitted_pgr(accounts[0], np.array(base))]
     accounts[0].call("forum_post", kind="insight", title="best", tags=["climb"],
                      body=json.dumps({"flipped": [], "pgr": shown[0]}))  # fmt: skip
@@ -487,7 +490,8 @@ def collude(accounts: list[Researcher], base: list[int], block: int, steps: int)
         if shown[-1] > state["pgr"]:
             body = json.dumps({"flipped": sorted(flipped), "pgr": shown[-1]})
             account.call("forum_post", kind="insight", title="best", body=body, tags=["climb"])
-    return shown
+            kept += 1
+    return shown, kept
 
 
 @contextmanager
@@ -506,7 +510,7 @@ def test_colluding_accounts_climbing_through_the_forum_gain_nothing_ranked(
     """Two accounts share one accept/reject climb through the forum, so neither account's
     own history shows the whole climb. The public half is fooled; the ranking is not."""
     with colluders(hub, layout) as accounts:
-        shown = collude(accounts, weak_labels(layout), block=8, steps=52)
+        shown, _ = collude(accounts, weak_labels(layout), block=8, steps=52)
     assert max(shown) > shown[0]
     scorings = sorted(hub.operator.scorings(task="toy"), key=lambda s: s.id)
     start = next(s for s in scorings if s.researcher == "one")
@@ -520,13 +524,15 @@ def test_colluding_accounts_climbing_through_the_forum_gain_nothing_ranked(
     strict=True,
     reason="the hill-climbing rule reads one researcher's history: accounts that take turns "
     "(the best vector passed through the forum) each see only part of the climb, and most "
-    "steps stay unflagged on the public leaderboard",
+    "of its steps stay on the public leaderboard",
 )
 def test_colluding_accounts_climbing_through_the_forum_are_quarantined(
     hub: Hub, layout: CampaignLayout
 ) -> None:
+    """The standard the single climber is held to (attack 5), for the same climb shared
+    between two accounts."""
     with colluders(hub, layout) as accounts:
-        collude(accounts, weak_labels(layout), block=8, steps=52)
+        _, kept = collude(accounts, weak_labels(layout), block=8, steps=52)
     scorings = sorted(hub.operator.scorings(task="toy"), key=lambda s: s.id)
-    climbed = [s for s in scorings if s.researcher in ("one", "two")]
-    assert all(s.quarantined for s in climbed[12:])
+    late = [s for s in scorings if s.researcher in ("one", "two")][12:]
+    assert sum(not s.quarantined for s in late) <= kept
