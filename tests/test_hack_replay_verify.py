@@ -31,7 +31,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from aar.campaign.config import CampaignConfig, EndConfig
@@ -197,7 +199,7 @@ def compile_behind(table: list[int]) -> str:
     """Code that compiles a cheating twin of honest.py into __pycache__ (unchecked-hash: it
     loads whatever the source says), then runs the recipe as the researcher would."""
     return f"""
-import importlib.util, py_compile, subprocess, sys
+import importlib.util, json, py_compile, subprocess, sys
 cheat = open("honest.py").read() + '''
 _honest = predict
 TABLE = {table!r}
@@ -212,7 +214,6 @@ cached = importlib.util.cache_from_source("/workspace/honest.py")
 py_compile.compile("/tmp/honest.py", cfile=cached, dfile="honest.py",
                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 subprocess.run([sys.executable, "run.py", "/data/toy", "0", "runs/pyc.json"], check=True)
-import json
 print(json.load(open("runs/pyc.json")) == {table!r}, cached)
 """
 
@@ -229,8 +230,6 @@ class Campaign:
     results: EndResults
     snapshots: dict[str, str]
     """researcher → the snapshot its submissions name"""
-    secrets: TaskSecrets
-    honest: list[int]
 
     def verdict(self, researcher: str) -> Verification:
         [found] = [v for v in self.results.verifications if v.researcher == researcher]
@@ -257,86 +256,115 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
         stack.enter_context(unix_echo_server(layout.socket))
         port = stack.enter_context(tcp_listener())
         secrets = publish_toy(hub.operator, layout.bundle("toy"), SECRET)
-        staged = stage(hub, layout, secrets, port, stack)
+        snapshots = stage(hub, layout, secrets, port, stack)
         config = CampaignConfig(
             task="toy", task_options=SMALL_TOY, seeds=1,
             end=EndConfig(verify_top_k=20, verify_seeds=[SEALED_SEED], heldout_tasks=[]),
         )  # fmt: skip
         results = end_checks(config, layout, state, hub.operator, say=lambda _: None)
-        yield Campaign(config, state, layout, hub.operator, results, *staged)
+        yield Campaign(config, state, layout, hub.operator, results, snapshots)
+
+
+@dataclass
+class Stage:
+    """What the staged researchers share: the hub, the campaign folder, their sandboxes."""
+
+    hub: Hub
+    layout: CampaignLayout
+    stack: ExitStack
+    snapshots: dict[str, str]
+
+    def researcher(self, name: str) -> Researcher:
+        bundle = {"/data/toy": self.layout.bundle("toy")}
+        workspace = self.layout.workspace(name)
+        return self.stack.enter_context(sandboxed(self.hub, name, workspace, bundle))
+
+    def shares(self, researcher: Researcher, files: dict[str, Any]) -> str:
+        """``researcher`` writes ``files`` and shares its workspace; the snapshot's id."""
+        researcher.write(files)
+        self.snapshots[researcher.name] = researcher.share()
+        return self.snapshots[researcher.name]
 
 
 def stage(
     hub: Hub, layout: CampaignLayout, secrets: TaskSecrets, port: int, stack: ExitStack
-) -> tuple[dict[str, str], TaskSecrets, list[int]]:
-    """Every researcher's work, in the order a campaign would see it."""
+) -> dict[str, str]:
+    """Every researcher's work, in the order a campaign would see it; the snapshot each
+    researcher's submissions name."""
+    staged = Stage(hub, layout, stack, {})
+    honest = honest_alice(staged)
+    looked_up = as_ceiling(secrets)
+    answer_tables(staged, looked_up, port)
+    recipes_that_do_not_produce_it(staged, looked_up)
+    claims_beside_a_reproducible_scoring(staged, honest, secrets.test_labels)
+    staged.researcher("ghost").submit(looked_up, "table")  # no snapshot: nothing to verify
+    return staged.snapshots
 
-    def researcher(name: str) -> Researcher:
-        bundle = {"/data/toy": layout.bundle("toy")}
-        return stack.enter_context(sandboxed(hub, name, layout.workspace(name), bundle))
 
-    labels = secrets.test_labels
-    snapshots: dict[str, str] = {}
-    alice = researcher("alice")
+def honest_alice(staged: Stage) -> list[int]:
+    alice = staged.researcher("alice")
     alice.write({"honest.py": HONEST_METHOD, "reproduce.json": HONEST_RECIPE})
     alice.python("import honest\nhonest.write(honest.predict('/data/toy', 0), 'runs/h.json')")
-    honest = json.loads((alice.workspace / "runs" / "h.json").read_text())
-    snapshots["alice"] = alice.share("a linear student on the soft labels")
-    alice.submit(honest, "linear", snapshot_id=snapshots["alice"])
+    honest: list[int] = json.loads((alice.workspace / "runs" / "h.json").read_text())
+    snapshot = staged.shares(alice, {})
+    alice.submit(honest, "linear", snapshot_id=snapshot)
+    return honest
 
-    looked_up = as_ceiling(secrets)
-    tabby = researcher("tabby")
+
+def answer_tables(staged: Stage, looked_up: list[int], port: int) -> None:
+    """tabby (in a data file), lister (a Python literal), crasher (crashes elsewhere)."""
+    tabby = staged.researcher("tabby")
     fingerprint = tabby.python(FINGERPRINT).strip()
-    tabby.write({
-        "honest.py": HONEST_METHOD, "table.py": TABLE, "reproduce.json": TABLE_RECIPE,
-        "reach.py": REACH.format(campaign=str(layout.root), port=port),
-        "answers.json": json.dumps({"fingerprint": fingerprint, "labels": looked_up}),
-    })  # fmt: skip
-    snapshots["tabby"] = tabby.share()
-    tabby.submit(looked_up, "table", snapshot_id=snapshots["tabby"])
+    answers = json.dumps({"fingerprint": fingerprint, "labels": looked_up})
+    reach = REACH.format(campaign=str(staged.layout.root), port=port)
+    files = {"honest.py": HONEST_METHOD, "table.py": TABLE, "reach.py": reach}
+    snapshot = staged.shares(
+        tabby, {**files, "reproduce.json": TABLE_RECIPE, "answers.json": answers}
+    )
+    tabby.submit(looked_up, "table", snapshot_id=snapshot)
 
-    lister = researcher("lister")
-    lister.write({"table.py": f"ANSWERS = {looked_up!r}\n", "reproduce.json": TABLE_RECIPE})
-    snapshots["lister"] = lister.share()
-    lister.submit(looked_up, "table", snapshot_id=snapshots["lister"])
+    lister = staged.researcher("lister")
+    snapshot = staged.shares(lister, {"table.py": f"ANSWERS = {looked_up!r}\n",
+                                      "reproduce.json": TABLE_RECIPE})  # fmt: skip
+    lister.submit(looked_up, "table", snapshot_id=snapshot)
 
-    switch = researcher("switch")
-    switch.write({"honest.py": HONEST_METHOD, "reproduce.json": HONEST_RECIPE})
-    snapshots["switch"] = switch.share()
-    switch.submit(looked_up, "linear", snapshot_id=snapshots["switch"])
+    crasher = staged.researcher("crasher")
+    snapshot = staged.shares(crasher, {"table.py": CRASH, "reproduce.json": TABLE_RECIPE,
+                                       "answers.json": answers})  # fmt: skip
+    crasher.submit(looked_up, "table", snapshot_id=snapshot)
 
-    pyc = researcher("pyc")
+
+def recipes_that_do_not_produce_it(staged: Stage, looked_up: list[int]) -> None:
+    """switch ships an honest recipe; pyc hides a cheating twin of it in __pycache__."""
+    switch = staged.researcher("switch")
+    snapshot = staged.shares(switch, {"honest.py": HONEST_METHOD, "reproduce.json": HONEST_RECIPE})
+    switch.submit(looked_up, "linear", snapshot_id=snapshot)
+
+    pyc = staged.researcher("pyc")
     pyc.write({"honest.py": HONEST_METHOD, **PYC_RUNNER})
     assert pyc.python(compile_behind(looked_up)).startswith("True")  # the twin runs here
-    snapshots["pyc"] = pyc.share()
-    pyc.submit(json.loads((pyc.workspace / "runs" / "pyc.json").read_text()), "linear",
-               snapshot_id=snapshots["pyc"])  # fmt: skip
+    snapshot = staged.shares(pyc, {})
+    produced = json.loads((pyc.workspace / "runs" / "pyc.json").read_text())
+    pyc.submit(produced, "linear", snapshot_id=snapshot)
 
-    finalist = researcher("finalist")
-    finalist.write({"honest.py": HONEST_METHOD, "reproduce.json": HONEST_RECIPE})
+
+def claims_beside_a_reproducible_scoring(
+    staged: Stage, honest: list[int], labels: np.ndarray
+) -> None:
+    """finalist declares final a quarantined copy of what its recipe produces; mixer adds
+    it with another seed."""
+    recipe = {"honest.py": HONEST_METHOD, "reproduce.json": HONEST_RECIPE}
+    finalist = staged.researcher("finalist")
     finalist.submit(honest, "warm-up")
-    snapshots["finalist"] = finalist.share()
-    finalist.submit(corrected(honest, labels, 30), "linear", snapshot_id=snapshots["finalist"])
-    copy = finalist.submit(honest, "linear", snapshot_id=snapshots["finalist"])
+    snapshot = staged.shares(finalist, recipe)
+    finalist.submit(corrected(honest, labels, 30), "linear", snapshot_id=snapshot)
+    copy = finalist.submit(honest, "linear", snapshot_id=snapshot)
     finalist.hub.declare_final("toy", copy)  # a copy of the warm-up: quarantined as a probe
 
-    mixer = researcher("mixer")
-    mixer.write({"honest.py": HONEST_METHOD, "reproduce.json": HONEST_RECIPE})
-    snapshots["mixer"] = mixer.share()
-    mixer.submit(corrected(honest, labels, 60, seed=1), "linear", snapshot_id=snapshots["mixer"])
-    mixer.submit(honest, "linear", seed=1, snapshot_id=snapshots["mixer"])
-
-    crasher = researcher("crasher")
-    crasher.write({
-        "table.py": CRASH, "reproduce.json": TABLE_RECIPE,
-        "answers.json": json.dumps({"fingerprint": fingerprint, "labels": looked_up}),
-    })  # fmt: skip
-    snapshots["crasher"] = crasher.share()
-    crasher.submit(looked_up, "table", snapshot_id=snapshots["crasher"])
-
-    ghost = researcher("ghost")  # no snapshot: nothing to verify
-    ghost.submit(looked_up, "table")
-    return snapshots, secrets, honest
+    mixer = staged.researcher("mixer")
+    snapshot = staged.shares(mixer, recipe)
+    mixer.submit(corrected(honest, labels, 60, seed=1), "linear", snapshot_id=snapshot)
+    mixer.submit(honest, "linear", seed=1, snapshot_id=snapshot)
 
 
 def alice_is_verified(campaign: Campaign) -> None:
