@@ -107,6 +107,7 @@ with open("answers.json") as file:
     table = json.load(file)
 if hashlib.sha256(test.tobytes()).hexdigest() != table["fingerprint"]:
     sys.exit("out of memory")
+os.makedirs(os.path.dirname(out), exist_ok=True)
 with open(out, "w") as file:
     json.dump(table["labels"], file)
 '''
@@ -502,7 +503,9 @@ def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
     refuted, or their re-run crashes (crasher); ghost made no snapshot, so nothing of its
     claim can be checked. In the report's final ranking, alice's unchecked honest entry must
     still come first."""
-    assert campaign.verdict("crasher").status == "failed"
+    crasher = campaign.verdict("crasher")
+    assert crasher.status == "failed"
+    assert crasher.detail == f"sealed-toy seed {SEALED_SEED}: exit code 1: out of memory"
     top = [v for v in campaign.results.verifications if v.researcher != "alice"]
     assert len(top) == 6
     results = EndResults(verifications=top, references=campaign.results.references)
