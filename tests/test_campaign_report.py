@@ -40,7 +40,8 @@ from tests.browserkit import chromium
 START = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 SCRIPT_TITLE = "<script>alert(1)</script>"
 ODD_METHOD = r"mix$\bad{$"  # a "$...$" pair that is not valid mathtext
-RANKED_METHODS = ["confident-distill", "co-training", ODD_METHOD, "vanilla+aux", "bootstrap"]
+# verified by sealed PGR; not checked; no snapshot; failed or not reproduced, by private PGR
+RANKED_METHODS = ["confident-distill", "bootstrap", ODD_METHOD, "co-training", "vanilla+aux"]
 PNGS = ("pgr_over_time.png", "leaderboard.png", "cost.png")
 
 
@@ -259,8 +260,8 @@ def test_html_ranks_verified_entries_first_and_escapes(report: Path) -> None:
     page = report.read_text()
     tables = _tables(page)
     assert [row[2] for row in tables["ranking"]] == RANKED_METHODS
-    assert [row[3] for row in tables["ranking"]][:2] == ["0.690 ± 0.020", "0.310 ± 0.050"]
-    assert [row[4] for row in tables["ranking"]][:2] == ["0.710 ± 0.030", "0.640 ± 0.040"]
+    assert [row[3] for row in tables["ranking"]][:4:3] == ["0.690 ± 0.020", "0.310 ± 0.050"]
+    assert [row[4] for row in tables["ranking"]][:4:3] == ["0.710 ± 0.030", "0.640 ± 0.040"]
     assert SCRIPT_TITLE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert SCRIPT_TITLE in [row[2].split(" quarantined")[0] for row in tables["forum"]]

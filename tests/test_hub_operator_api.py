@@ -39,6 +39,18 @@ def test_evaluate_gives_the_exact_scores_of_a_submission_and_stores_nothing(hub:
         hub.operator.evaluate("nope", predictions)
 
 
+def test_every_scoring_is_listed_past_one_page(hub: Hub) -> None:
+    """The end checks compare every scoring of an entry: none may hide past a page."""
+    task, labels = toy_task()
+    hub.operator.register_task(task)
+    alice = hub.researcher("alice")
+    ids = [alice.submit("toy", noisy(labels, 0.2, seed), "m", seed=seed).id for seed in range(7)]
+    assert [s.id for s in hub.operator.scorings(page=3)] == ids[::-1]
+    assert [s.id for s in hub.operator.scorings(task="toy", page=7)] == ids[::-1]
+    newest = hub.operator.http.get("/scorings", params={"limit": 2, "before": ids[4]}).json()
+    assert [s["id"] for s in newest] == [ids[3], ids[2]]
+
+
 def test_a_rotated_token_replaces_the_old_one(hub: Hub) -> None:
     old = hub.researcher("bob")
     fresh = hub.operator.rotate_token("bob")

@@ -6,8 +6,10 @@
    best by public PGR (the hub's ``/ranking``; quarantined scorings are out). The private
    half only orders the chosen entries, so selecting among submissions cannot inflate it.
 2. Verification of the ``verify_top_k`` best entries (by private PGR) that carry a snapshot:
-   - agreement: the recipe re-run on the public bundle with the scoring's seed must reproduce
-     the submitted vector (``end.agreement``);
+   - agreement: the recipe re-run on the public bundle must reproduce every scoring the claim
+     is the mean of (the entry's scorings not quarantined, each with its seed; one re-run per
+     seed), at least ``end.agreement`` of each vector; a declared final that is quarantined
+     is no part of the claim and is not compared;
    - the sealed set: the campaign builds one bundle per ``verify_seeds`` seed (labeled set and
      pool redrawn, teacher, ceiling and gold-only student retrained, test set = the sealed
      items no researcher ever saw), registers them on the hub as the sealed task
@@ -52,7 +54,9 @@ class Verification(BaseModel):
     """PGR on the sealed set, mean ± SE over the verification seeds."""
     sealed_pgr: dict[int, float] = Field(default_factory=dict)
     agreement: float | None = None
+    """The least share of a submitted vector the re-run reproduced, over the entry's scorings."""
     agreement_scoring: int | None = None
+    """The scoring that share is of."""
     seeds: list[int]
     detail: str = ""
 
@@ -202,14 +206,26 @@ class SealedCheck:
     def _agreement(
         self, row: RankingRowOperator, recipe: Recipe, folder: Path
     ) -> tuple[int, float]:
-        """(scoring id, agreement) for the entry's newest scoring re-run on the public bundle."""
-        scoring_id = row.final_scoring_id or self._newest_scoring(row)
-        submitted = self.operator.scoring(scoring_id)
-        bundle = self.layout.bundle(self.config.task)
-        reproduced = self.runner.predict(recipe, folder, bundle, self.config.task, submitted.seed)
-        return scoring_id, agreement(reproduced, submitted.predictions)
+        """(scoring id, agreement) of the entry's least reproduced scoring.
 
-    def _newest_scoring(self, row: RankingRowOperator) -> int:
+        Every scoring of the claim is compared, not one: a researcher could otherwise add a
+        vector the recipe produces (another seed, or a quarantined copy declared final) beside
+        one it does not, and have the mean of both verified."""
+        bundle, task = self.layout.bundle(self.config.task), self.config.task
+        reruns: dict[int, list[int]] = {}
+        found = []
+        for scoring_id in self._claimed_scorings(row):
+            submitted = self.operator.scoring(scoring_id)
+            if submitted.seed not in reruns:
+                reruns[submitted.seed] = self.runner.predict(
+                    recipe, folder, bundle, task, submitted.seed
+                )
+            found.append((agreement(reruns[submitted.seed], submitted.predictions), scoring_id))
+        agreed, scoring_id = min(found)
+        return scoring_id, agreed
+
+    def _claimed_scorings(self, row: RankingRowOperator) -> list[int]:
+        """The entry's scorings that are not quarantined: those its private PGR is the mean of."""
         mine = [
             s.id
             for s in self.operator.scorings(task=self.config.task)
@@ -219,7 +235,7 @@ class SealedCheck:
         ]  # fmt: skip
         if not mine:
             raise ConfigError(f"{row.researcher}'s entry has no scoring left to compare")
-        return max(mine)
+        return sorted(mine)
 
     def _sealed_pgr(
         self, recipe: Recipe, folder: Path, bundles: dict[int, Path]

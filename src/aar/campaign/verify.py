@@ -11,11 +11,12 @@ removed: a shipped ``.pyc`` could run other code than the source beside it), one
 mounted read-only, the same curated Python as the researchers' sandboxes, no hub and no
 network. The campaign scores what it writes (``aar.campaign.finish``).
 
-A claim is **verified** when two checks hold: the recipe re-run on the original bundle and
-seed reproduces the submitted prediction vector (``agreement`` at least
-``end.agreement``), and its PGR on the sealed set, with fresh teachers and ceilings per
-verification seed, is within noise of the claim (no lower than the claimed private PGR less
-twice their combined standard error, or ``end.tolerance`` where that is larger).
+A claim is **verified** when two checks hold: the recipe re-run on the original bundle
+reproduces each submitted prediction vector the claim is made of, with its seed
+(``agreement`` at least ``end.agreement``), and its PGR on the sealed set, with fresh
+teachers and ceilings per verification seed, is within noise of the claim (no lower than the
+claimed private PGR less twice their combined standard error, or ``end.tolerance`` where that
+is larger).
 """
 
 from __future__ import annotations

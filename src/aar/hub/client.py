@@ -187,12 +187,23 @@ class HubClient:
         )
 
     def scorings(
-        self, task: str | None = None, flagged: bool | None = None, quarantined: bool | None = None
+        self,
+        task: str | None = None,
+        flagged: bool | None = None,
+        quarantined: bool | None = None,
+        page: int = 5000,
     ) -> list[ScoringOperator]:
-        """Scorings newest first (operator only), optionally only (un)flagged or quarantined."""
-        filters = {"task": task, "flagged": flagged, "quarantined": quarantined}
+        """Every scoring, newest first (operator only), optionally only (un)flagged or
+        quarantined; fetched ``page`` at a time (the hub answers at most 5,000 a request)."""
+        filters = {"task": task, "flagged": flagged, "quarantined": quarantined, "limit": page}
         params = {k: v for k, v in filters.items() if v is not None}
-        return self._list(ScoringOperator, "/scorings", params=params)
+        found: list[ScoringOperator] = []
+        while True:
+            more = self._list(ScoringOperator, "/scorings", params=params)
+            found += more
+            if len(more) < page:
+                return found
+            params["before"] = more[-1].id
 
     def scoring(self, scoring_id: int) -> ScoringDetailOperator:
         """One scoring with its prediction vector (operator only)."""

@@ -126,7 +126,8 @@ class Verification(_Model):
     sealed: Score | None = None
     """PGR on the sealed set, mean ± SE over the verification seeds."""
     agreement: float | None = None
-    """Share of the submitted predictions the re-run reproduced."""
+    """Share of the submitted predictions the re-run reproduced (of the entry's least
+    reproduced scoring, when its claim is made of several)."""
     seeds: list[int] = Field(default_factory=list)
     detail: str = ""
 
@@ -239,8 +240,14 @@ class CampaignSummary(_Model):
     diversity: list[Diversity] = Field(default_factory=list)
 
     def ranking(self) -> list[LeaderboardRow]:
-        """The final ranking: entries verified on the sealed set first, by sealed PGR, then
-        the others by private PGR (stable, whatever order they came in)."""
+        """The final ranking, in tiers: entries verified on the sealed set, by sealed PGR;
+        then entries not checked (beyond ``verify_top_k``), by private PGR; then entries
+        without a snapshot (nothing to check); then claims whose re-run failed or did not
+        reproduce them. Stable, whatever order they came in.
+
+        A claim the checks refuted never outranks one they did not reach: else inflated
+        claims could fill the ``verify_top_k`` places, fail, and still rank first by the
+        private PGR they inflated (or skip the check by crashing or by sharing no code)."""
         return sorted(self.leaderboard, key=_rank_key)
 
     def save(self, path: Path) -> None:
@@ -260,12 +267,18 @@ class CampaignSummary(_Model):
         return parse_versioned(cls, raw, source, "summary", SCHEMA_VERSION)
 
 
-def _rank_key(row: LeaderboardRow) -> tuple[bool, float]:
+def _rank_key(row: LeaderboardRow) -> tuple[int, float]:
+    """(tier, order within it): 0 verified, 1 not checked, 2 no snapshot, 3 failed or not
+    reproduced (a "verified" without a sealed score counts as failed)."""
     check = row.verification
-    if check is not None and check.status == "verified" and check.sealed is not None:
-        return False, -check.sealed.mean
+    if check is None:
+        tier = 1
+    elif check.status == "verified" and check.sealed is not None:
+        return 0, -check.sealed.mean
+    else:
+        tier = 2 if check.status == "no snapshot" else 3
     private = row.private.mean
-    return True, -private if math.isfinite(private) else math.inf
+    return tier, -private if math.isfinite(private) else math.inf
 
 
 def diversity_of(

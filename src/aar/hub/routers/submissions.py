@@ -256,9 +256,15 @@ def list_scorings(
     flagged: bool | None = None,
     quarantined: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="only scorings with a lower id")
+    ] = None,
 ) -> list[ScoringOperator]:
-    """Every scoring with both halves, flags and quarantine (operator only), newest first."""
+    """Every scoring with both halves, flags and quarantine (operator only), newest first;
+    page with ``before`` set to the last id of the previous page."""
     query = select(Scoring, Task.name, Account.name).join(Task).join(Account)
+    if before is not None:
+        query = query.where(Scoring.id < before)
     if task is not None:
         query = query.where(Task.name == task)
     if flagged is not None:
