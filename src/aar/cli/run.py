@@ -44,6 +44,7 @@ FLAG_FIELDS = {
     "direction": "researchers.directions", "directions_file": "researchers.directions_file",
     "sandbox": "researchers.sandbox", "allow_unsafe": "researchers.allow_unsafe",
     "max_restarts": "researchers.max_restarts",
+    "extra_distribution": "researchers.extra_distributions",
     "researcher_minutes": "budget.minutes", "researcher_dollars": "budget.dollars",
     "researcher_tokens": "budget.tokens", "researcher_submissions": "budget.submissions",
     "submissions_per_hour": "budget.submissions_per_hour", "researcher_steps": "budget.steps",
@@ -57,7 +58,7 @@ FLAG_FIELDS = {
     "hub_port": "hub.port", "database_url": "hub.database_url", "artifact_url": "hub.artifact_url",
     "verify_top_k": "end.verify_top_k", "verify_seed": "end.verify_seeds",
     "heldout_task": "end.heldout_tasks", "heldout_seeds": "end.heldout_seeds",
-    "verify_tolerance": "end.tolerance",
+    "verify_tolerance": "end.tolerance", "verify_agreement": "end.agreement",
 }  # fmt: skip
 """Each ``aar run`` flag and the config field it sets (README: "Campaign config")."""
 
@@ -99,6 +100,10 @@ def run(
     ] = None,
     max_restarts: Annotated[
         int | None, Opt(help="Restarts per researcher.", rich_help_panel=R)
+    ] = None,
+    extra_distribution: Annotated[
+        list[str] | None,
+        Opt(help="Add an installed package to the sandboxes' Python (repeat).", rich_help_panel=R),
     ] = None,
     researcher_minutes: Annotated[float | None, Opt(help="Wall time.", rich_help_panel=B)] = None,
     researcher_dollars: Annotated[float | None, Opt(help="Model spend.", rich_help_panel=B)] = None,
@@ -147,6 +152,10 @@ def run(
     ] = None,
     verify_tolerance: Annotated[
         float | None, Opt(help="PGR a re-run may lose.", rich_help_panel=V)
+    ] = None,
+    verify_agreement: Annotated[
+        float | None,
+        Opt(help="Share of the submitted vector a re-run must reproduce.", rich_help_panel=V),
     ] = None,
 ) -> None:
     """Run a campaign: hub, task, N researchers, live view, verification and the report."""
