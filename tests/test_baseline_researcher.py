@@ -6,8 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aar.core.reproduce import RECIPE_FILE, Recipe, read_predictions
 from aar.core.transcripts import Transcript, read_transcript
+from aar.hub.flags import Rules
 from aar.hub.scoring import shown_public
 from aar.researchers.baseline import BaselineBudget, BaselineResearcher, candidate
 from aar.researchers.tools import Toolbox, default_tools
@@ -20,14 +23,18 @@ GRID = (candidate("soft"), candidate("confident", keep_fraction=0.4), candidate(
 
 
 def test_search_submits_vanilla_first_posts_and_finishes(tmp_path: Path) -> None:
-    with lab(tmp_path) as world:
+    # a hub that calls 6 % of the test set a near-duplicate: 30 flips of toy's 500 items
+    rules = Rules(probe_fraction=0.06)
+    with lab(tmp_path, probe_fraction=rules.probe_fraction) as world:
         box = world.toolbox("r1")
         with Transcript(tmp_path / "r1.jsonl") as log:
-            researcher = BaselineResearcher(box, log, BaselineBudget(minutes=10), GRID)
+            researcher = BaselineResearcher(box, log, BaselineBudget(minutes=10), GRID, rules=rules)
             assert researcher.run() == "search finished"
         scorings = sorted(world.hub.operator.scorings(), key=lambda s: s.id)
+        vectors = [np.array(world.hub.operator.scoring(s.id).predictions) for s in scorings]
         posts = world.hub.operator.request("GET", "/forum/posts", params={"limit": 100}).json()
         task = world.hub.operator.task("toy")
+        [entry] = world.hub.operator.ranking("toy")
     steps = read_transcript(tmp_path / "r1.jsonl")
     runs = [step["arguments"] for step in steps if step.get("name") == "run_method"]
     # successive halving: vanilla first; 3 candidates on seed 0, the best 2 on seed 1, then 1
@@ -35,8 +42,10 @@ def test_search_submits_vanilla_first_posts_and_finishes(tmp_path: Path) -> None
     assert sorted(run["seeds"][0] for run in runs[1:]) == [0, 0, 0, 1, 1, 2]
     assert scorings[0].method == "vanilla"
     assert not any(s.flagged for s in scorings)
-    # predictions within a few flips of an earlier submission are not resubmitted
-    assert 2 <= len(scorings) <= len(runs)
+    # predictions within the hub's near-duplicate distance of a submission are not submitted
+    assert 2 <= len(scorings) < len(runs)
+    for i, vector in enumerate(vectors):
+        assert all(int((vector != other).sum()) > 30 for other in vectors[:i])
     results = [p for p in posts if p["kind"] == "result"]
     assert len(results) == len(scorings)  # one result post per scoring
     assert all(" → public PGR " in p["title"] for p in results)
@@ -48,6 +57,22 @@ def test_search_submits_vanilla_first_posts_and_finishes(tmp_path: Path) -> None
     assert best["first"] == shown[1]
     assert steps[0]["event"] == "start"
     assert steps[-1] == steps[-1] | {"event": "stop", "reason": "search finished"}
+    # at the end it declares the configuration it judged best final: the ranking takes that
+    final = steps[-1]["final"]
+    declared = [s for s in steps if s.get("name") == "declare_final"]
+    assert [(s["arguments"], s["is_error"]) for s in declared] == [({"scoring_id": final}, False)]
+    scored = [s for s in steps if s.get("event") == "scored"]
+    keys = {s["key"] for s in scored}
+    means = {
+        k: np.nanmean([np.nan if s["pgr"] is None else s["pgr"] for s in scored if s["key"] == k])
+        for k in keys
+    }
+    submitted = {s["key"] for s in scored if s["scoring"] is not None}
+    declared_key = next(s["key"] for s in scored if s["scoring"] == final)
+    # the best mean public PGR over its seeds among the configurations it submitted
+    assert means[declared_key] == max(means[k] for k in submitted)
+    assert (entry.chosen_by, entry.final_scoring_id) == ("final", final)
+    assert entry.snapshot_id == next(s.snapshot_id for s in scorings if s.id == final)
 
 
 def test_a_second_researcher_adopts_what_the_first_reported(tmp_path: Path) -> None:
@@ -82,6 +107,15 @@ def test_budgets_and_an_operator_stop_end_the_search(tmp_path: Path) -> None:
             stopped = BaselineResearcher(box, log, BaselineBudget(), GRID).run()
         assert stopped == "stopped by the hub: account r3 is stopped"
         assert len([s for s in world.hub.operator.scorings() if s.researcher == "r1"]) == 1
+        ranking = {row.researcher: row for row in world.hub.operator.ranking("toy")}
+    # stopped by a budget, it declares its best so far final; with nothing submitted, or
+    # stopped by the hub, it declares nothing
+    assert (ranking["r1"].method, ranking["r1"].chosen_by) == ("vanilla", "final")
+    assert set(ranking) == {"r1"}
+    for name in ("r2", "r3"):
+        steps = read_transcript(tmp_path / f"{name}.jsonl")
+        assert steps[-1]["final"] is None
+        assert not [s for s in steps if s.get("name") == "declare_final"]
 
 
 def _split(steps: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

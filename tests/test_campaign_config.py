@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
 from aar.campaign.config import CampaignConfig, load_config, save_config
 from aar.campaign.jobs import HubAccess, researcher_job
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.spend import Spend
 from aar.campaign.state import CampaignState, ResearcherState
+from aar.cli.main import app as cli
 from aar.cli.run import FLAG_FIELDS
 from aar.core.errors import ConfigError
 
@@ -55,8 +57,11 @@ def test_a_file_with_flags_over_it_round_trips_through_the_saved_copy(tmp_path: 
         'task = "toy"\n[researchers]\ncount = 2\ndirections = ["noisy-channel"]\n'
         "[fleet]\nminutes = 2.5\ndollars = 10.0\n[task_options]\nn_labeled = 300\n"
     )
-    config = load_config(file, {"researchers.count": 3, "end.verify_seeds": [7, 8]})
+    overrides = {"researchers.count": 3, "end.verify_seeds": [7, 8],
+                 "researchers.extra_distributions": ["pytest"]}  # fmt: skip
+    config = load_config(file, overrides)
     assert config.researchers.count == 3
+    assert config.researchers.extra_distributions == ["pytest"]
     assert config.researchers.directions == ["noisy-channel"]
     assert (config.fleet.minutes, config.fleet.dollars) == (2.5, 10.0)
     assert config.task_options == {"n_labeled": 300}
@@ -115,6 +120,32 @@ def test_a_restarted_researcher_gets_only_what_is_left_of_its_budget(tmp_path: P
     assert argv[argv.index("--transcript") + 1] == str(layout.transcript("r01"))
     assert job.env == {"AAR_HUB_TOKEN": "t0k"}
     assert "t0k" not in argv  # tokens stay out of process listings
+    assert "--extra-distribution" not in argv
+
+
+def test_extra_distributions_reach_the_researchers_and_unknown_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    config = load_config(None, {"researchers.extra_distributions": ["pytest", "pluggy"]})
+    shown = {d.split()[0] for d in config.researchers.sandbox_python().distributions}
+    assert {"pytest", "pluggy", "numpy"} <= shown
+    researcher = ResearcherState(name="r01", token="t0k")
+    job = researcher_job(config, CampaignLayout(tmp_path), HubAccess("http://hub"), researcher,
+                         Spend(), 1.0)  # fmt: skip
+    argv = list(job.argv)
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--extra-distribution"] == [
+        "pytest", "pluggy"
+    ]  # fmt: skip
+    # aar run refuses a package that is not installed before it makes anything
+    folder = tmp_path / "campaign"
+    result = CliRunner().invoke(cli, ["run", "--dir", str(folder), "--task", "toy",
+                                      "--extra-distribution", "no-such-dist"])  # fmt: skip
+    assert isinstance(result.exception, ConfigError)
+    assert str(result.exception).startswith(
+        "researchers.extra_distributions: the sandbox's Python cannot include 'no-such-dist': "
+        "it is not installed"
+    )
+    assert not folder.exists()
 
 
 def test_state_is_saved_atomically_and_privately(tmp_path: Path) -> None:

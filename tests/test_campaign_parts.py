@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,13 @@ from aar.campaign.enroll import directions
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, LogLines, ResearcherRow, make_view, table
 from aar.campaign.spend import TranscriptMeter
-from aar.campaign.verify import agreement, judge
-from aar.core.errors import ConfigError
+from aar.campaign.verify import Rerunner, agreement, judge
+from aar.core.errors import ConfigError, DataError
 from aar.core.pgr import Estimate
+from aar.core.reproduce import Recipe
+from aar.hub.client import HubClient
 from aar.hub.schemas import Score
+from tests.sandboxkit import require_bwrap
 
 
 def line(**fields: object) -> str:
@@ -89,6 +93,27 @@ def test_a_claim_of_one_scoring_carries_its_binomial_noise() -> None:
 def test_agreement_counts_equal_labels_and_refuses_other_items() -> None:
     assert agreement([0, 1, 1, 0], [0, 1, 0, 0]) == 0.75
     assert agreement([0, 1], [0, 1, 1]) == 0.0  # another length: not the same test items
+
+
+def test_reruns_see_the_campaigns_extra_distributions(tmp_path: Path) -> None:
+    require_bwrap()
+    config = load_config(None, {"researchers.extra_distributions": ["pytest"]})
+    (tmp_path / "snapshot").mkdir()
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "snapshot" / "mine.py").write_text(
+        "import pathlib, sys\nimport pytest\nout = pathlib.Path(sys.argv[1])\n"
+        "out.parent.mkdir(parents=True)\nout.write_text('[0, 1]')\n"
+    )
+    recipe = Recipe.parse(json.dumps({"command": [sys.executable, "mine.py", "{out}"]}))
+    with HubClient("http://127.0.0.1:9", "unused") as unused:  # re-runs never call the hub
+        default = Rerunner(unused, "bwrap", tmp_path / "verify")
+        extended = Rerunner(
+            unused, "bwrap", tmp_path / "verify", python=config.researchers.sandbox_python()
+        )
+        labels = extended.predict(recipe, tmp_path / "snapshot", tmp_path / "bundle", "toy", seed=3)
+        with pytest.raises(DataError, match="toy seed 3: exit code 1: ModuleNotFoundError"):
+            default.predict(recipe, tmp_path / "snapshot", tmp_path / "bundle", "toy", seed=3)
+    assert labels == [0, 1]
 
 
 def test_the_live_table_shows_each_researcher_and_the_fleet() -> None:

@@ -74,6 +74,18 @@ def test_system_prompt_has_rules_environment_and_direction() -> None:
     assert "label oracle" in text
     assert "reproduce.json" in text  # the verification contract
     assert "snapshot_id" in text
+    # the evaluation as it is: agreement, the sealed set with fresh teachers, refusals,
+    # quarantine, the curated Python and the final declaration (line breaks aside)
+    flat = " ".join(text.split())
+    assert "regenerate the predictions you submitted" in flat
+    assert "sealed test set" in flat
+    assert "teacher and a ceiling retrained on that seed" in flat
+    assert "another researcher's snapshot or one that does not exist is refused" in flat
+    assert "hill-climbing" in flat
+    assert "quarantined" in flat
+    assert "curated environment" in flat
+    assert "none of the raw-data" in flat
+    assert "declare_final" in flat
     assert "20 submissions an hour" in text
     assert "$" not in text.replace("$VAR", "")
 

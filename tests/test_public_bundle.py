@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner, Result
 
+from aar.cli.main import app as cli
 from aar.core.errors import ConfigError
 from aar.hub.client import HubClient
 from aar.w2s.cache import ArtifactCache
@@ -153,10 +155,11 @@ def test_publish_task_and_predict_from_the_command_line(tmp_path: Path) -> None:
         published = subprocess.run(
             [sys.executable, "-m", "aar", "hub", "publish-task", "toy", "--bundle",
              str(tmp_path / "bundle"), "--seeds", "2", *options],
-            capture_output=True, text=True, env=env, timeout=300,
+            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
         )  # fmt: skip
         assert published.returncode == 0, published.stderr
         assert "task toy: 500 test items" in published.stdout
+        assert "secret options of toy written to toy.secrets.json (mode 0600)" in published.stdout
         predicted = subprocess.run(
             [sys.executable, "-m", "aar", "predict", "--bundle", str(tmp_path / "bundle"),
              "-m", "confident", "--seed", "1", "--out", str(tmp_path / "p.json")],
@@ -170,3 +173,61 @@ def test_publish_task_and_predict_from_the_command_line(tmp_path: Path) -> None:
     assert 0.0 < answer.public_accuracy <= 1.0
     assert record["method"] == "confident"
     assert len(record["predictions"]) == 500
+    # the operator keeps the secret options, drawn fresh; the bundle does not record them
+    kept = tmp_path / "toy.secrets.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    secrets = json.loads(kept.read_text())
+    assert (secrets["task"], secrets["split_seed"], secrets["seeds"]) == ("toy", 0, 2)
+    assert set(secrets["secret_options"]) == {"sealed_seed", "data_seed"}
+    assert not set(secrets["secret_options"]) & set(
+        PublicBundle.load(tmp_path / "bundle").task_options
+    )
+
+
+def test_publish_task_keeps_its_secrets_file_and_reuses_known_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AAR_CACHE_DIR", str(tmp_path / "cache"))
+    known = {"sealed_seed": 11, "data_seed": 12}
+    with served_hub(tmp_path / "hub") as hub:
+
+        def publish_task(name: str, *args: str) -> Result:
+            options = [arg for k, v in SMALL.items() for arg in ("-o", f"{k}={v}")]
+            command = ["hub", "publish-task", "toy", "--name", name, "--url", hub.url]
+            command += ["--token", hub.operator_token, "--bundle", str(tmp_path / name)]
+            return CliRunner().invoke(cli, [*command, "--seeds", "1", *options, *args])
+
+        def refusal(result: Result) -> str:
+            assert isinstance(result.exception, ConfigError), result.output
+            return str(result.exception)
+
+        secrets = tmp_path / "keep" / "toy.json"
+        secrets.parent.mkdir()
+        reuse = [f"--secret-option={k}={v}" for k, v in known.items()]
+        first = publish_task("a", "--secrets", str(secrets), *reuse)
+        again = publish_task("b", "--secrets", str(secrets), *reuse)
+        secrets.write_text("{}")
+        secrets.chmod(0o644)
+        forced = publish_task("c", "--secrets", str(secrets), "--force", *reuse)
+        taken = publish_task("a", "--secrets", str(tmp_path / "a.json"))
+        public = publish_task("d", "--secrets", str(tmp_path / "d.json"), "-o", "sealed_seed=1")
+        unknown = publish_task("e", "--secrets", str(tmp_path / "e.json"), "--secret-option=x=1")
+        names = {t.name for t in HubClient(hub.url, hub.operator_token).tasks()}
+    assert first.exit_code == 0, first.output
+    assert forced.exit_code == 0, forced.output
+    assert f"secret options of c written to {secrets} (mode 0600)" in forced.output
+    assert json.loads(secrets.read_text())["secret_options"] == known
+    assert secrets.stat().st_mode & 0o777 == 0o600  # a replaced file is made private too
+    # known values rebuild the same task: the same generated data, so the same features
+    a, c = (PublicBundle.load(tmp_path / name) for name in ("a", "c"))
+    assert np.array_equal(a.test_x, c.test_x)
+    assert f"{secrets} already exists" in refusal(again)
+    assert "--force" in refusal(again)
+    assert "the hub already has a task named 'a'" in refusal(taken)
+    assert "a secret option of toy; give it with --secret-option" in refusal(public)
+    assert "x: not a secret option of toy (its secret options: data_seed, sealed_seed)" in (
+        refusal(unknown)
+    )
+    # nothing was built, registered or written for the refused ones
+    assert names == {"a", "c"}
+    assert not any((tmp_path / name).exists() for name in ("b", "d", "e", "a.json", "d.json"))

@@ -79,3 +79,27 @@ def test_an_llm_researcher_from_the_command_line(tmp_path: Path) -> None:
     assert wrong.returncode == 2
     assert "unknown direction 'nope'; directions: confidence-reweighting" in wrong.stderr
     assert no_model.stderr.strip() == "error: brain anthropic needs --model"
+
+
+def test_extra_distributions_reach_the_researchers_sandbox(tmp_path: Path) -> None:
+    require_bwrap()
+    probe = "import pytest\nprint('found', pytest.__name__)"
+    script = [FakeReply(tool_calls=(FakeToolCall("python", {"code": probe}),))]
+    with served_hub(tmp_path / "hub") as hub, FakeLLMServer(script) as llm:
+        operator = HubClient(hub.url, hub.operator_token)
+        bundle, _ = publish(operator, tmp_path)
+        env = {**os.environ, "AAR_HUB_TOKEN": operator.create_researcher("r3").token,
+               "LOCAL_KEY": "sk-local"}  # fmt: skip
+        common = ["--task", "toy", "--bundle", str(bundle), "--hub-url", hub.url,
+                  "--brain", "openai", "--model", "qwen3", "--base-url", llm.openai_base_url,
+                  "--api-key-env", "LOCAL_KEY", "--steps", "1"]  # fmt: skip
+        extended = aar(*common, "--workspace", str(tmp_path / "ws" / "r3"),
+                       "--extra-distribution", "pytest", env=env)  # fmt: skip
+        unknown = aar(*common, "--workspace", str(tmp_path / "ws" / "r4"),
+                      "--extra-distribution", "no-such-dist", env=env)  # fmt: skip
+    assert extended.returncode == 0, extended.stderr
+    [ran] = [s for s in read_transcript(tmp_path / "ws" / "r3.jsonl") if s.get("name") == "python"]
+    assert "stdout:\nfound pytest" in ran["result"]
+    assert unknown.returncode == 2
+    assert "error: the sandbox's Python cannot include 'no-such-dist'" in unknown.stderr
+    assert not (tmp_path / "ws" / "r4").exists()  # refused before anything was made

@@ -26,7 +26,9 @@ def test_baseline_researcher_improves_on_its_first_geofacts_submission(tmp_path:
     with served_hub(tmp_path / "hub") as hub:
         env = {**os.environ, "AAR_HUB_URL": hub.url, "AAR_HUB_TOKEN": hub.operator_token}
         bundle = tmp_path / "bundle"
-        published = aar("hub", "publish-task", "geofacts", "--bundle", str(bundle), env=env)
+        secrets = str(tmp_path / "geofacts.secrets.json")
+        published = aar("hub", "publish-task", "geofacts", "--bundle", str(bundle),
+                        "--secrets", secrets, env=env)  # fmt: skip
         assert published.returncode == 0, published.stderr
         operator = HubClient(hub.url, hub.operator_token)
         env["AAR_HUB_TOKEN"] = operator.create_researcher("r1").token

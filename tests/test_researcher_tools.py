@@ -20,10 +20,16 @@ def test_specs_are_described_json_schemas(tmp_path: Path) -> None:
     assert set(specs) >= {
         "shell", "python", "read_file", "write_file", "edit_file", "list_files", "grep",
         "run_method", "notebook", "forum_read", "forum_post", "forum_reply", "forum_search",
-        "leaderboard", "submit_predictions", "share_snapshot", "fetch_snapshot",
+        "leaderboard", "submit_predictions", "declare_final", "share_snapshot",
+        "fetch_snapshot",
     }  # fmt: skip
     submit = specs["submit_predictions"]
     assert "public half" in submit.description
+    final = specs["declare_final"]
+    assert final.parameters["required"] == ["scoring_id"]
+    for rule in ("declared final, else its best by public PGR", "reproduce the submitted",
+                 "sealed test set"):  # fmt: skip
+        assert rule in " ".join(final.description.split())
     assert submit.parameters["required"] == ["path", "method"]
     assert submit.parameters["properties"]["seed"]["minimum"] == 0
 
@@ -104,3 +110,31 @@ def test_forum_leaderboard_snapshots_notebook_and_audit(tmp_path: Path) -> None:
         assert call(alice, "notebook")[0] == "tried soft\n"
         records = world.hub.operator.audit(kind="tool_call", actor="alice")
     assert [r.action for r in records][:2] == ["forum_post", "write_file"]
+
+
+def test_a_researcher_declares_its_final_result_and_only_its_own(tmp_path: Path) -> None:
+    with lab(tmp_path) as world:
+        alice, bob = world.toolbox("alice"), world.toolbox("bob")
+        ids = []
+        secrets = world.secrets
+        for name, labels in (("weak", secrets.weak[0]), ("ceiling", secrets.ceiling[0])):
+            alice.context.sandbox.write_file(f"{name}.json", json.dumps(labels.tolist()))
+            answer, failed = call(alice, "submit_predictions", path=f"{name}.json", method=name)
+            assert not failed, answer
+            ids.append(int(answer.split("#")[1].split(":")[0]))
+        before = world.hub.operator.ranking("toy")
+        declared, failed = call(alice, "declare_final", scoring_id=ids[0])
+        after = world.hub.operator.ranking("toy")
+        taken, refused = call(bob, "declare_final", scoring_id=ids[0])
+        missing, absent = call(alice, "declare_final", scoring_id=99_999)
+    assert not failed
+    assert declared == f"scoring #{ids[0]} (weak, no snapshot: unverifiable) is your final result"
+    # without a declaration the ranking takes her best by public PGR; with one, the declared
+    assert [(r.method, r.chosen_by) for r in before] == [("ceiling", "public")]
+    assert [(r.method, r.chosen_by, r.final_scoring_id) for r in after] == [
+        ("weak", "final", ids[0])
+    ]
+    assert refused
+    assert f"scoring #{ids[0]} is not one of your scorings" in taken
+    assert absent
+    assert "scoring #99999 is not one of your scorings" in missing

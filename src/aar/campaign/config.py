@@ -14,6 +14,7 @@ A file looks like this (every table and field is optional; these are the default
     brain = "baseline"             # or anthropic / openai (any compatible server) / scripted
     # model = "claude-opus-4-6"    # a model alone picks its brain: claude-* anthropic, else openai
     sandbox = "bwrap"
+    extra_distributions = []       # more packages in the sandboxes' curated Python
 
     [budget]                       # per researcher, hard stops
     minutes = 3.0
@@ -36,11 +37,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aar.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aar.sandbox.pyenv import PythonEnv
 
 Brain = Literal["baseline", "anthropic", "openai", "scripted"]
 
@@ -62,6 +66,11 @@ class ResearchersConfig(_Section):
     sandbox: Literal["bwrap", "process"] = Field("bwrap", description="sandbox backend")
     allow_unsafe: bool = Field(False, description="allow the process sandbox (no isolation)")
     max_restarts: int = Field(3, ge=0, description="restarts of a crashed researcher")
+    extra_distributions: list[str] = Field(
+        default_factory=list,
+        description="installed distributions added to the sandboxes' curated Python "
+        "(researchers and verification alike)",
+    )
 
     @property
     def resolved_brain(self) -> Brain:
@@ -70,6 +79,17 @@ class ResearchersConfig(_Section):
         if self.model is None:
             return "baseline"
         return "anthropic" if self.model.startswith("claude") else "openai"
+
+    def sandbox_python(self) -> PythonEnv:
+        """The Python the researchers' sandboxes and the verification re-runs see: the curated
+        environment with ``extra_distributions``; ``ConfigError`` naming the field when one
+        is not a distribution installed here."""
+        from aar.sandbox.pyenv import curated_env
+
+        try:
+            return curated_env(self.extra_distributions)
+        except ConfigError as err:
+            raise ConfigError(f"researchers.extra_distributions: {err}") from None
 
     @model_validator(mode="after")
     def _check_brain(self) -> ResearchersConfig:

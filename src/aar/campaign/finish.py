@@ -120,7 +120,8 @@ def end_checks(
     if (saved := EndResults.load(results_path(layout))) is not None:
         return saved
     r = config.researchers
-    runner = Rerunner(operator, r.sandbox, layout.verify, allow_unsafe=r.allow_unsafe)
+    runner = Rerunner(operator, r.sandbox, layout.verify, allow_unsafe=r.allow_unsafe,
+                      python=r.sandbox_python())  # fmt: skip
     sealed = SealedCheck(config, layout, state, runner, say)
     verifications, references = sealed.run()
     heldout = [

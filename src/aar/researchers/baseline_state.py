@@ -84,6 +84,8 @@ class SearchState:
     submitted: list[Submitted] = field(default_factory=list)
     snapshots: dict[str, str] = field(default_factory=dict)
     """The snapshot (with reproduce.json) shared for each candidate key that was submitted."""
+    scorings: dict[str, list[int]] = field(default_factory=dict)
+    """The hub's scoring ids per candidate key (its own submissions, not reused scores)."""
     ran: set[str] = field(default_factory=set)
     """Prediction files run_method wrote."""
     first_pgr: float | None = None
@@ -104,6 +106,16 @@ class SearchState:
             self.first_pgr = scored.pgr
         if scored.snapshot is not None:
             self.snapshots[scored.key] = scored.snapshot
+        if scored.scoring is not None:
+            self.scorings.setdefault(scored.key, []).append(scored.scoring)
+
+    def best_submitted(self) -> int | None:
+        """The newest scoring of the submitted candidate with the best mean public PGR (over
+        every seed, reused near-copy scores included); None when nothing was submitted."""
+        if not self.scorings:
+            return None
+        key = max(self.scorings, key=self.mean)
+        return self.scorings[key][-1]
 
     @classmethod
     def restore(cls, steps: list[dict[str, Any]], read: Reader) -> SearchState:

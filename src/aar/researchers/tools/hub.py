@@ -1,4 +1,4 @@
-"""Tools that talk to the hub: forum, leaderboard, submissions and snapshots.
+"""Tools that talk to the hub: forum, leaderboard, submissions, the final result, snapshots.
 
 They run in the campaign process with the researcher's own token, so the hub knows who did
 what and applies that researcher's budgets; the hub's refusals come back to the model.
@@ -123,7 +123,9 @@ class SubmitArgs(BaseModel):
     description: str = Field("", description="what this submission is, for the others")
     seed: int = Field(0, ge=0)
     snapshot_id: str | None = Field(
-        None, description="your own snapshot that produced it (another's id is refused)"
+        None,
+        description="your own snapshot that produced it (another researcher's or a missing "
+        "one is refused)",
     )
 
 
@@ -131,8 +133,8 @@ class SubmitArgs(BaseModel):
 def submit_predictions(ctx: ToolContext, args: SubmitArgs) -> str:
     """Submit test-set predictions to the hub. You get the public half's accuracy, rounded,
     and the PGR computed from it. Submissions are budgeted; results the hub's checks question
-    (near-copies, hill-climbing, implausible scores) stay off the leaderboard until the
-    operator has reviewed them."""
+    (near-copies of earlier submissions, hill-climbing, implausible scores, a flagged snapshot)
+    stay off the leaderboard until the operator has reviewed them."""
     predictions = _read_predictions(ctx, args.path)
     try:
         answer = ctx.hub.submit(
@@ -163,6 +165,23 @@ def _read_predictions(ctx: ToolContext, path: str) -> list[int]:
     if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
         raise ToolError(f"{path}: expected a list of integer labels (or {{'predictions': [...]}})")
     return values
+
+
+class FinalArgs(BaseModel):
+    scoring_id: int = Field(ge=1, description="one of your scorings on this task")
+
+
+@tool("declare_final", FinalArgs)
+def declare_final(ctx: ToolContext, args: FinalArgs) -> str:
+    """Declare one of your scorings your final result; a later declaration replaces it. The
+    final ranking takes one entry per researcher: its declared final, else its best by public
+    PGR. That entry's snapshot is verified: its reproduce.json is re-run on the original
+    bundle and seed and must reproduce the submitted predictions, then on a sealed test set
+    no one has seen, with freshly trained teachers per seed. Declare the scoring whose method
+    you trust most, and name its snapshot when you submit it."""
+    final = ctx.hub.declare_final(ctx.task, args.scoring_id)
+    snapshot = f"snapshot {final.snapshot_id}" if final.snapshot_id else "no snapshot: unverifiable"
+    return f"scoring #{final.scoring_id} ({final.method}, {snapshot}) is your final result"
 
 
 class ShareArgs(BaseModel):
@@ -202,6 +221,7 @@ HUB_TOOLS = [
     forum_search,
     leaderboard,
     submit_predictions,
+    declare_final,
     share_snapshot,
     fetch_snapshot,
 ]

@@ -48,8 +48,8 @@ class PythonArgs(BaseModel):
 
 @tool("python", PythonArgs)
 def python(ctx: ToolContext, args: PythonArgs) -> str:
-    """Run Python code in your sandbox; print what you want to see. numpy, torch, sklearn and
-    aar are installed."""
+    """Run Python code in your sandbox; print what you want to see. Its curated environment has
+    numpy, scipy, torch, sklearn, pandas and aar (no raw-data packages; nothing to install)."""
     return describe(ctx.sandbox.exec([ctx.python, "-"], stdin=args.code, timeout=args.timeout))
 
 
