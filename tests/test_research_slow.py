@@ -48,4 +48,7 @@ def test_baseline_researcher_improves_on_its_first_geofacts_submission(tmp_path:
     assert any(p["kind"] == "insight" for p in posts)
     assert not any(s.flagged for s in scorings)
     stop = read_transcript(tmp_path / "ws" / "r1.jsonl")[-1]
-    assert stop["best"]["public_pgr"] > stop["best"]["first"]
+    # The hub shows public accuracy rounded to 0.01 (about 0.05 PGR here), so what the researcher
+    # saw may tie; the exact scores above are what must rise.
+    assert stop["best"]["public_pgr"] >= stop["best"]["first"]
+    assert stop["final"] in {s.id for s in scorings}
