@@ -141,7 +141,12 @@ class HubConfig(_Section):
 
 
 class EndConfig(_Section):
-    verify_top_k: int = Field(3, ge=0, description="top ranked entries re-run from snapshots")
+    verify_top_k: int = Field(
+        3,
+        ge=0,
+        description="entries to verify: re-run from snapshots in private-PGR order until this "
+        "many are verified or twice this many were re-run",
+    )
     verify_seeds: list[int] = Field(
         [1001, 1002, 1003], min_length=1, description="fresh seeds of the sealed re-runs"
     )
@@ -149,6 +154,12 @@ class EndConfig(_Section):
     heldout_seeds: int = Field(2, ge=1, description="seeds per held-out run")
     agreement: float = Field(
         0.95, gt=0, le=1, description="share of the submitted vector a re-run must reproduce"
+    )
+    agreement_reruns: int = Field(
+        3,
+        ge=1,
+        description="seeds re-run for agreement per entry: those of its scorings with the best "
+        "private PGR",
     )
     tolerance: float = Field(
         0.02, ge=0, description="least PGR slack of the sealed check (else 2 combined SEs)"

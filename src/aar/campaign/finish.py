@@ -5,11 +5,15 @@
 1. The ranking: each researcher's entry is the leaderboard group it declared final, else its
    best by public PGR (the hub's ``/ranking``; quarantined scorings are out). The private
    half only orders the chosen entries, so selecting among submissions cannot inflate it.
-2. Verification of the ``verify_top_k`` best entries (by private PGR) that carry a snapshot:
-   - agreement: the recipe re-run on the public bundle must reproduce every scoring the claim
-     is the mean of (the entry's scorings not quarantined, each with its seed; one re-run per
-     seed), at least ``end.agreement`` of each vector; a declared final that is quarantined
-     is no part of the claim and is not compared;
+2. Verification of the entries that carry a snapshot, best private PGR first, until
+   ``verify_top_k`` are verified or twice that many were re-run (claims that fail cannot
+   crowd honest ones out of the checks):
+   - agreement: the recipe re-run on the public bundle must reproduce the scorings the claim
+     is the mean of (the entry's scorings not quarantined, one re-run per seed), at least
+     ``end.agreement`` of each vector; a declared final that is quarantined is no part of the
+     claim and is not compared. An entry with scorings on many seeds has only the
+     ``end.agreement_reruns`` seeds of its best private PGR re-run: the scorings left out
+     score no higher than one that was reproduced, so they cannot lift the mean above it;
    - the sealed set: the campaign builds one bundle per ``verify_seeds`` seed (labeled set and
      pool redrawn, teacher, ceiling and gold-only student retrained, test set = the sealed
      items no researcher ever saw), registers them on the hub as the sealed task
@@ -24,6 +28,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,7 @@ from aar.core.pgr import Estimate, estimate
 from aar.core.provenance import code_provenance
 from aar.core.reproduce import Recipe
 from aar.hub.client import HubClient
-from aar.hub.schemas import RankingRowOperator, Score
+from aar.hub.schemas import RankingRowOperator, Score, ScoringOperator
 
 RESULTS_VERSION = 2
 
@@ -136,10 +141,39 @@ def end_checks(
 
 
 def candidates(config: CampaignConfig, operator: HubClient) -> list[RankingRowOperator]:
-    """The ranked entries with a snapshot, best private PGR first, at most ``verify_top_k``."""
+    """The ranked entries with a snapshot, best private PGR first, at most twice
+    ``verify_top_k`` (the most that are re-run)."""
     rows = [row for row in operator.ranking(config.task) if row.snapshot_id]
     rows.sort(key=lambda row: row.private_pgr.mean, reverse=True)
-    return rows[: config.end.verify_top_k]
+    return rows[: 2 * config.end.verify_top_k]
+
+
+def verify_in_order(
+    rows: list[RankingRowOperator],
+    verify: Callable[[RankingRowOperator], Verification],
+    wanted: int,
+) -> list[Verification]:
+    """``verify`` each row in order until ``wanted`` of them come out verified."""
+    done: list[Verification] = []
+    for row in rows:
+        if sum(v.status == "verified" for v in done) >= wanted:
+            break
+        done.append(verify(row))
+    return done
+
+
+def compared_scorings(scorings: list[ScoringOperator], seeds: int) -> list[ScoringOperator]:
+    """The scorings of a claim that its agreement check compares: best private PGR first, those
+    on its first ``seeds`` distinct seeds. Each one left out scores no higher than one that is
+    compared, so it cannot lift the claim's mean above a reproduced score."""
+    kept: list[ScoringOperator] = []
+    chosen_seeds: set[int] = set()
+    for scoring in sorted(scorings, key=lambda s: (-s.private_pgr, s.id)):
+        if scoring.seed not in chosen_seeds and len(chosen_seeds) >= seeds:
+            continue
+        chosen_seeds.add(scoring.seed)
+        kept.append(scoring)
+    return kept
 
 
 class SealedCheck:
@@ -168,7 +202,9 @@ class SealedCheck:
             bundles = self._sealed_bundles()
         except AarError as err:
             return [self._failed(row, f"no sealed set: {err}") for row in chosen], []
-        verifications = [self._verify(row, bundles) for row in chosen]
+        verifications = verify_in_order(
+            chosen, lambda row: self._verify(row, bundles), self.config.end.verify_top_k
+        )
         return verifications, self._references(bundles)
 
     def _sealed_bundles(self) -> dict[int, Path]:
@@ -213,22 +249,23 @@ class SealedCheck:
         vector the recipe produces (another seed, or a quarantined copy declared final) beside
         one it does not, and have the mean of both verified."""
         bundle, task = self.layout.bundle(self.config.task), self.config.task
+        claimed = compared_scorings(self._claimed_scorings(row), self.config.end.agreement_reruns)
         reruns: dict[int, list[int]] = {}
         found = []
-        for scoring_id in self._claimed_scorings(row):
-            submitted = self.operator.scoring(scoring_id)
+        for scoring in claimed:
+            submitted = self.operator.scoring(scoring.id)
             if submitted.seed not in reruns:
                 reruns[submitted.seed] = self.runner.predict(
                     recipe, folder, bundle, task, submitted.seed
                 )
-            found.append((agreement(reruns[submitted.seed], submitted.predictions), scoring_id))
+            found.append((agreement(reruns[submitted.seed], submitted.predictions), scoring.id))
         agreed, scoring_id = min(found)
         return scoring_id, agreed
 
-    def _claimed_scorings(self, row: RankingRowOperator) -> list[int]:
+    def _claimed_scorings(self, row: RankingRowOperator) -> list[ScoringOperator]:
         """The entry's scorings that are not quarantined: those its private PGR is the mean of."""
         mine = [
-            s.id
+            s
             for s in self.operator.scorings(task=self.config.task)
             if (s.researcher, s.method, s.snapshot_id) == (row.researcher, row.method,
                                                              row.snapshot_id)
@@ -236,7 +273,7 @@ class SealedCheck:
         ]  # fmt: skip
         if not mine:
             raise ConfigError(f"{row.researcher}'s entry has no scoring left to compare")
-        return sorted(mine)
+        return mine
 
     def _sealed_pgr(
         self, recipe: Recipe, folder: Path, bundles: dict[int, Path]

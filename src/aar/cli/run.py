@@ -59,6 +59,7 @@ FLAG_FIELDS = {
     "verify_top_k": "end.verify_top_k", "verify_seed": "end.verify_seeds",
     "heldout_task": "end.heldout_tasks", "heldout_seeds": "end.heldout_seeds",
     "verify_tolerance": "end.tolerance", "verify_agreement": "end.agreement",
+    "verify_agreement_reruns": "end.agreement_reruns",
 }  # fmt: skip
 """Each ``aar run`` flag and the config field it sets (README: "Campaign config")."""
 
@@ -156,6 +157,9 @@ def run(
     verify_agreement: Annotated[
         float | None,
         Opt(help="Share of the submitted vector a re-run must reproduce.", rich_help_panel=V),
+    ] = None,
+    verify_agreement_reruns: Annotated[
+        int | None, Opt(help="Seeds re-run for agreement per entry.", rich_help_panel=V)
     ] = None,
 ) -> None:
     """Run a campaign: hub, task, N researchers, live view, verification and the report."""
