@@ -91,6 +91,7 @@ def test_killed_researchers_restart_and_a_killed_campaign_resumes(tmp_path: Path
     check_nothing_acknowledged_was_lost(folder)
 
 
+@pytest.mark.slow  # about 70-100 s: a campaign started, interrupted and resumed
 def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_campaign(tmp_path: Path) -> None:
     folder = tmp_path / "c"
     flags = ["--researchers", "1", "--budget-minutes", "0.6", "--verify-top-k", "1",
