@@ -384,6 +384,13 @@ def test_honest_researcher_is_verified_beside_the_attackers(campaign: Campaign) 
     verdict = campaign.verdict("alice")
     assert verdict.sealed is not None
     assert set(verdict.sealed_pgr) == {SEALED_SEED}
+    # what the checks cost is kept: each entry's re-runs, the sealed bundles, the reference
+    assert set(verdict.seconds) == {"agreement", "sealed"}
+    assert all(seconds > 0 for seconds in verdict.seconds.values())
+    assert campaign.results.sealed_bundles_seconds is not None
+    assert campaign.results.sealed_bundles_seconds > 0
+    [vanilla] = campaign.results.references
+    assert vanilla.seconds is not None and vanilla.seconds > 0
 
 
 def test_answer_table_snapshot_is_not_reproduced_on_the_sealed_set(campaign: Campaign) -> None:

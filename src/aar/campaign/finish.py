@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class Verification(BaseModel):
     """The scoring that share is of."""
     seeds: list[int]
     detail: str = ""
+    seconds: dict[str, float] = Field(default_factory=dict)
+    """Wall seconds of its re-runs: ``agreement`` (public bundle) and ``sealed`` (all seeds)."""
 
 
 class SealedReference(BaseModel):
@@ -72,6 +75,7 @@ class SealedReference(BaseModel):
     name: str
     pgr: Score | None
     detail: str = ""
+    seconds: float | None = None
 
 
 class HeldOut(BaseModel):
@@ -88,6 +92,8 @@ class EndResults(BaseModel):
     verifications: list[Verification] = []
     references: list[SealedReference] = []
     heldout: list[HeldOut] = []
+    sealed_bundles_seconds: float | None = None
+    """Wall seconds to build the sealed bundles (teacher, ceiling, gold-only per seed), once."""
     environment: dict[str, str] = Field(default_factory=lambda: dict(code_provenance()))
 
     @classmethod
@@ -134,7 +140,10 @@ def end_checks(
         for task in config.heldout
         for h in held_out(config, state, runner, task, verifications, say)
     ]
-    results = EndResults(verifications=verifications, references=references, heldout=heldout)
+    results = EndResults(
+        verifications=verifications, references=references, heldout=heldout,
+        sealed_bundles_seconds=sealed.bundle_seconds,
+    )  # fmt: skip
     results.save(results_path(layout))
     state.save(layout.state)
     return results
@@ -192,16 +201,21 @@ class SealedCheck:
         self.operator = runner.operator
         self.seeds = list(config.end.verify_seeds)
         self.name = sealed_name(config.task)
+        self.bundle_seconds: float | None = None
 
     def run(self) -> tuple[list[Verification], list[SealedReference]]:
         chosen = candidates(self.config, self.operator)
         if not chosen:
             return [], []
-        self.say(f"verifying {len(chosen)} entries on the sealed set (seeds {self.seeds}) ...")
+        wanted = self.config.end.verify_top_k
+        self.say(f"verifying up to {wanted} of {len(chosen)} entries on the sealed set "
+                 f"(seeds {self.seeds}) ...")  # fmt: skip
+        started = time.perf_counter()
         try:
             bundles = self._sealed_bundles()
         except AarError as err:
             return [self._failed(row, f"no sealed set: {err}") for row in chosen], []
+        self.bundle_seconds = time.perf_counter() - started
         verifications = verify_in_order(
             chosen, lambda row: self._verify(row, bundles), self.config.end.verify_top_k
         )
@@ -225,19 +239,22 @@ class SealedCheck:
     def _verify(self, row: RankingRowOperator, bundles: dict[int, Path]) -> Verification:
         assert row.snapshot_id is not None
         folder = self.runner.folder(f"snapshot-{row.snapshot_id}")
+        started = time.perf_counter()
         try:
             recipe = self.runner.recipe_of(row.snapshot_id, folder)
             scoring, agreed = self._agreement(row, recipe, folder)
+            agreed_at = time.perf_counter()
             per_seed = self._sealed_pgr(recipe, folder, bundles)
         except AarError as err:
             return self._failed(row, str(err))
+        seconds = {"agreement": agreed_at - started, "sealed": time.perf_counter() - agreed_at}
         sealed = estimate(list(per_seed.values()))
         status, why = judge(row.private_pgr, sealed, agreed, self.config.end, row.private_noise)
         return Verification(
             researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
             status=status, claimed=row.private_pgr, sealed=score_of(sealed),
             sealed_pgr=per_seed, agreement=agreed, agreement_scoring=scoring,
-            seeds=self.seeds, detail=why,
+            seeds=self.seeds, detail=why, seconds=seconds,
         )  # fmt: skip
 
     def _agreement(
@@ -288,11 +305,13 @@ class SealedCheck:
         """Vanilla re-run on the sealed bundles, for the report to compare against."""
         folder = self.runner.folder("reference-vanilla")
         folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
         try:
             per_seed = self._sealed_pgr(Recipe.library("vanilla"), folder, bundles)
         except AarError as err:
             return [SealedReference(name="vanilla", pgr=None, detail=str(err))]
-        return [SealedReference(name="vanilla", pgr=score_of(estimate(list(per_seed.values()))))]
+        pgr = score_of(estimate(list(per_seed.values())))
+        return [SealedReference(name="vanilla", pgr=pgr, seconds=time.perf_counter() - started)]
 
 
 def held_out(
