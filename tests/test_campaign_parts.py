@@ -11,6 +11,7 @@ from rich.console import Console
 
 from aar.campaign.config import EndConfig, load_config
 from aar.campaign.enroll import directions
+from aar.campaign.finish import EndResults
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, LogLines, ResearcherRow, make_view, table
 from aar.campaign.spend import TranscriptMeter
@@ -88,6 +89,19 @@ def test_a_claim_of_one_scoring_carries_its_binomial_noise() -> None:
     claim, sealed = Score(mean=0.48, se=None, n=1), Estimate(0.34, 0.04, 3)
     assert judge(claim, sealed, 1.0, END)[0] == "not reproduced"
     assert judge(claim, sealed, 1.0, END, claim_noise=0.14)[0] == "verified"
+
+
+def test_end_results_of_older_checks_are_redone_not_reused(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    EndResults(sealed_bundles_seconds=12.5).save(path)
+    loaded = EndResults.load(path)
+    assert loaded is not None
+    assert loaded.sealed_bundles_seconds == 12.5
+    older = {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
+    path.write_text(json.dumps(older))  # written before results carried a version
+    assert EndResults.load(path) is None
+    path.write_text(json.dumps({**older, "version": 1}))
+    assert EndResults.load(path) is None
 
 
 def test_agreement_counts_equal_labels_and_refuses_other_items() -> None:

@@ -390,7 +390,8 @@ def test_honest_researcher_is_verified_beside_the_attackers(campaign: Campaign) 
     assert campaign.results.sealed_bundles_seconds is not None
     assert campaign.results.sealed_bundles_seconds > 0
     [vanilla] = campaign.results.references
-    assert vanilla.seconds is not None and vanilla.seconds > 0
+    assert vanilla.seconds is not None
+    assert vanilla.seconds > 0
 
 
 def test_answer_table_snapshot_is_not_reproduced_on_the_sealed_set(campaign: Campaign) -> None:

@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,8 +101,10 @@ class EndResults(BaseModel):
     def load(cls, path: Path) -> EndResults | None:
         if not path.exists():
             return None
-        found = cls.model_validate_json(path.read_text())
-        return found if found.version == RESULTS_VERSION else None
+        data = json.loads(path.read_text())
+        if data.get("version") != RESULTS_VERSION:  # results of older checks are redone
+            return None
+        return cls.model_validate(data)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
