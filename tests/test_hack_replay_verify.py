@@ -525,3 +525,37 @@ def test_a_refuted_or_unverifiable_claim_never_outranks_an_unchecked_one(
     assert ranked[0] == "alice", ranked
     assert ranked[1] == "ghost"  # no snapshot: below what was not checked, above what failed
     assert set(ranked[2:]) == {"tabby", "switch", "pyc", "finalist", "mixer", "crasher"}
+
+
+class _SecondChecks(CampaignLayout):
+    """The staged campaign with its end checks re-run in a folder of their own."""
+
+    @property
+    def verify(self) -> Path:
+        return self.root / "verify-again"
+
+
+def test_inflated_claims_cannot_crowd_an_honest_entry_out_of_verification(
+    campaign: Campaign,
+) -> None:
+    """Six inflated claims rank above alice by private PGR. Were only the ``verify_top_k``
+    best re-run, they would take every place and leave alice unchecked; the checks go on
+    past refuted entries (at most twice ``verify_top_k`` re-runs) until enough are verified."""
+    by_private = sorted(
+        (r for r in campaign.operator.ranking("toy") if r.snapshot_id),
+        key=lambda r: r.private_pgr.mean,
+        reverse=True,
+    )
+    above = [r.researcher for r in by_private].index("alice")
+    assert above == 6  # the crowd: every place of verify_top_k = 4, and more
+    config = campaign.config.model_copy(
+        update={"end": campaign.config.end.model_copy(update={"verify_top_k": 4})}
+    )
+    layout = _SecondChecks(campaign.layout.root)
+    state = campaign.state.model_copy(deep=True)
+    results = end_checks(config, layout, state, campaign.operator, say=lambda _: None)
+    checked = [v.researcher for v in results.verifications]
+    assert checked == [r.researcher for r in by_private[:7]]  # alice is the seventh re-run
+    [alice] = [v for v in results.verifications if v.researcher == "alice"]
+    assert alice.status == "verified"
+    assert all(v.status != "verified" for v in results.verifications if v.researcher != "alice")
