@@ -325,7 +325,7 @@ def test_one_researchers_sandbox_floods_the_hub_and_another_still_submits(
     burst of forum posts, an audit row dressed as the hub's record of alice's submission, a
     request flood. Meanwhile alice submits and posts: every one of hers comes through."""
     require_bwrap()
-    limits = ["--set", "rate_limit_per_second=2", "--set", "rate_limit_burst=60",
+    limits = ["--set", "rate_limit_per_second=1e-6", "--set", "rate_limit_burst=60",
               "--set", "forum_posts_per_minute=5", "--set", "submissions_per_hour=60"]  # fmt: skip
     task, labels = toy_task()
     with served_hub(tmp_path / "hub", *limits) as served:
@@ -362,7 +362,8 @@ def test_one_researchers_sandbox_floods_the_hub_and_another_still_submits(
     [claim] = [e for e in audit if e.kind == "tool_call"]
     assert claim.claimed_by == "mallory"
     assert claim.detail["claimed"] is True
-    assert report["flood"].count(429) > 120  # its burst was 60 requests
+    # a burst of 60 that does not refill: the bomb, 8 posts and the audit row took 10 of it
+    assert report["flood"] == [200] * 50 + [429] * 150
     assert int(report["retry_after"][0]) >= 1
     assert any(e.kind == "rate_limited" for e in audit)
     assert answers
@@ -435,7 +436,9 @@ def test_symlinks_to_the_campaign_folder_never_reach_it(hub: Hub, layout: Campai
         ]
     assert "workspaces/mallory" in mounted  # where the campaign is shows from inside
     assert all(t.is_error for t in tries), [t.content for t in tries]
-    assert "outside the workspace" in tries[0].content
+    for i in (0, 2, 3, 5):
+        assert "a symlink points outside the workspace" in tries[i].content, tries[i].content
+    assert "leaves the workspace" in tries[1].content
     assert "archive refused" in tries[4].content
     secret = [str(v) for v in SECRET.values()]
     assert not any(value in t.content for t in tries for value in secret)
@@ -465,7 +468,10 @@ def test_the_quarantine_bit_and_the_ladder_tell_nothing_about_one_label(
             answer = mallory.submit("toy", [int(v) for v in flipped], f"flip-{item}")
             board = {row.method for row in mallory.leaderboard("toy")}
             seen[int(item)] = (answer.public_accuracy, answer.public_pgr, f"flip-{item}" in board)
+        flips = [s for s in hub.operator.scorings() if s.method.startswith("flip-")]
     assert set(seen.values()) == {(first.public_accuracy, first.public_pgr, False)}
+    assert len(flips) == 6
+    assert all(s.quarantined for s in flips)  # not only held back by the Ladder
 
 
 def collude(

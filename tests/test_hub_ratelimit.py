@@ -48,7 +48,10 @@ def test_invented_tokens_share_their_peer_bucket(tmp_path: Path) -> None:
             client.get("/me", headers={"Authorization": f"Bearer {secrets.token_hex(8)}"})
             for _ in range(40)
         ]
-        assert {s.status_code for s in statuses} == {401, 429}
+        # the peer's burst of 20, less the first requests of the operator's and alice's tokens
+        # (not yet known to be valid, so paid by the peer), then refusals: an invented token
+        # never gets a bucket of its own
+        assert [s.status_code for s in statuses] == [401] * 18 + [429] * 22
         assert client.get("/healthz").status_code == 429  # anonymous: the same peer
         assert alice.me().name == "alice"
 
@@ -58,8 +61,8 @@ def test_refusals_are_audited_as_one_row_per_caller(tmp_path: Path) -> None:
     with running_hub(tmp_path, **limits) as hub:
         mallory = hub.researcher("mallory")
         statuses = [mallory.http.get(f"/forum/posts/p{i}").status_code for i in range(60)]
-        refused = statuses.count(429)
-        assert refused >= 55
+        assert statuses == [404] * 3 + [429] * 57
+        refused = 57
         log = hub.operator.audit(actor="mallory")
         rows = [e for e in log if e.kind == "rate_limited"]
         assert len(rows) == 1

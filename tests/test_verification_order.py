@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
-from aar.campaign.finish import Verification, compared_scorings, verify_in_order
+from aar.campaign.config import CampaignConfig, EndConfig
+from aar.campaign.finish import Verification, candidates, compared_scorings, verify_in_order
 from aar.hub.schemas import RankingRowOperator, Score, ScoringOperator
+from tests.hubkit import running_hub, toy_task, with_errors
 
 
 def row(researcher: str, private: float) -> RankingRowOperator:
@@ -33,6 +36,31 @@ def verifier(honest: set[str], calls: list[str]) -> Callable[[RankingRowOperator
         )  # fmt: skip
 
     return verify
+
+
+def test_at_most_twice_verify_top_k_entries_with_a_snapshot_are_candidates(
+    tmp_path: Path,
+) -> None:
+    """Ten researchers, each with a snapshot and one entry, one without a snapshot: with
+    ``verify_top_k = 2`` the four best by private PGR are the ones the checks may re-run."""
+    task, labels = toy_task()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "method.py").write_text("print('a method')\n")
+    with running_hub(tmp_path / "hub") as hub:
+        hub.operator.register_task(task)
+        for i in range(10):
+            researcher = hub.researcher(f"r{i}")
+            snapshot = researcher.upload_snapshot(tmp_path / "work").id
+            # private errors fall with i: r9 is the best entry by private PGR
+            vector = with_errors(labels, 30, 60 - 5 * i, seed=i)
+            researcher.submit("toy", vector, method="m", snapshot_id=snapshot)
+        hub.researcher("ghost").submit("toy", with_errors(labels, 30, 12, seed=0), method="m")
+        ranking = hub.operator.ranking("toy")
+        config = CampaignConfig(task="toy", end=EndConfig(verify_top_k=2))
+        chosen = candidates(config, hub.operator)
+    assert ranking[0].researcher == "ghost"  # the best private PGR, and nothing to re-run
+    assert [row.researcher for row in chosen] == ["r9", "r8", "r7", "r6"]
+    assert all(row.snapshot_id for row in chosen)
 
 
 def test_refuted_claims_at_the_top_do_not_use_up_the_verified_places() -> None:
