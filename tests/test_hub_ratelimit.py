@@ -48,12 +48,51 @@ def test_invented_tokens_share_their_peer_bucket(tmp_path: Path) -> None:
             client.get("/me", headers={"Authorization": f"Bearer {secrets.token_hex(8)}"})
             for _ in range(40)
         ]
-        # the peer's burst of 20, less the first requests of the operator's and alice's tokens
-        # (not yet known to be valid, so paid by the peer), then refusals: an invented token
-        # never gets a bucket of its own
-        assert [s.status_code for s in statuses] == [401] * 18 + [429] * 22
+        # the peer's whole burst of 20 (the operator's and alice's tokens were known from
+        # the start, so they never paid from it), then refusals
+        assert [s.status_code for s in statuses] == [401] * 20 + [429] * 20
         assert client.get("/healthz").status_code == 429  # anonymous: the same peer
         assert alice.me().name == "alice"
+
+
+def test_variants_of_one_token_share_its_bucket(tmp_path: Path) -> None:
+    """Characters that authentication strips from the token (Python's str.strip: the
+    separators \\x1c-\\x1f, which bytes.strip keeps) must not make it a new caller with a
+    fresh bucket."""
+    limits = {"rate_limit_per_second": NO_REFILL, "rate_limit_burst": 5}
+    with running_hub(tmp_path, **limits) as hub:
+        token = hub.operator.create_researcher("mallory").token
+        client = hub.anonymous()
+        tails = [b"", b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x1f\x1f", b"\x1c\t", b"  "]
+        statuses = [
+            client.get("/me", headers={"Authorization": b"Bearer " + token.encode() + tail})
+            for tail in tails
+        ]
+        assert [s.status_code for s in statuses] == [200] * 5 + [429] * 3
+        assert all(s.json()["name"] == "mallory" for s in statuses[:5])
+
+
+def test_draining_the_peer_bucket_locks_no_researcher_out(tmp_path: Path) -> None:
+    """All sandboxes reach the hub from one peer (its Unix socket). Requests without a token
+    drain that peer's bucket; a researcher created afterwards, and every researcher after a
+    restart of the hub, still gets through: their tokens are known before they are used."""
+    limits = {"rate_limit_per_second": NO_REFILL, "rate_limit_burst": 5}
+    with running_hub(tmp_path, **limits) as hub:
+        alice = hub.researcher("alice")
+        client = hub.anonymous()
+        assert [client.get("/healthz").status_code for _ in range(7)] == [200] * 5 + [429] * 2
+        bob_token = hub.operator.create_researcher("bob").token  # the peer's bucket is empty
+        bob = hub.as_token(bob_token)
+        assert bob.me().name == "bob"
+        assert alice.me().name == "alice"
+        rotated = hub.as_token(hub.operator.rotate_token("alice").token)
+        assert rotated.me().name == "alice"
+        # the old token is void: unknown again, it pays from the drained peer bucket
+        assert alice.http.get("/me").status_code == 429
+    with running_hub(tmp_path, **limits) as restarted:  # a fresh process: fresh buckets
+        client = restarted.anonymous()
+        assert [client.get("/healthz").status_code for _ in range(7)] == [200] * 5 + [429] * 2
+        assert restarted.as_token(bob_token).me().name == "bob"
 
 
 def test_refusals_are_audited_as_one_row_per_caller(tmp_path: Path) -> None:

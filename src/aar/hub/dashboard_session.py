@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 
 from aar.hub.deps import db_session
 from aar.hub.models import Account
-from aar.hub.security import hash_token
+from aar.hub.security import OPERATOR_COOKIE, hash_token
 from aar.hub.state import OPERATOR
 
-COOKIE = "aar_operator"
+COOKIE = OPERATOR_COOKIE
 SESSION_COOKIE = "aar_session"
 FLASH_COOKIE = "aar_flash"
 CSRF_FIELD = "csrf"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aar.hub.models import Account
-from aar.hub.security import hash_token
+from aar.hub.security import bearer, hash_token
 from aar.hub.state import OPERATOR, HubState
 
 
@@ -52,10 +52,10 @@ def db_session(
 
 
 def bearer_token(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer(request.headers.get("authorization", ""))
+    if token is None:
         raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)")
-    return token.strip()
+    return token
 
 
 def find_account(session: Session, token: str) -> Account:

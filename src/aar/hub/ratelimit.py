@@ -12,12 +12,15 @@ the caller's **forum** buckets (``forum_posts_per_minute``, ``forum_votes_per_mi
 with a minute's worth as its burst). An empty bucket refuses with a ``Refusal`` (the
 middleware answers 429 with Retry-After) before any database work.
 
-Who the caller is: a caller with a token is keyed by the token's sha256, so nothing is looked
-up per request. A token this hub has not yet seen authenticate (maybe invented) also takes a
-token from its peer address's bucket, which it shares with callers without a token (all
-Unix-socket callers are one peer): a flood of invented tokens throttles only unauthenticated
-traffic from its own peer, never an account already seen. The operator, once recognised, is
-never limited: the campaign supervisor polls.
+Who the caller is: the rate limits know each account's token hash (``know``: every account at
+the hub's start, each new or rotated token at once; ``learn``: a token another hub process
+made, once it authenticates), so nothing is looked up per request, and a known token's caller
+is keyed by its account's name. A token the hub does not know (maybe invented) is keyed by its
+sha256 and also takes a token from its peer address's bucket, which it shares with callers
+without a token (all Unix-socket callers are one peer): a flood of invented tokens throttles
+only unknown traffic from its own peer, never an account the hub knows. The token is read by
+the same parser as authentication (``security.bearer``), so variants of one token are one
+caller. The operator is never limited: the campaign supervisor polls.
 
 Refused requests are not audited one by one: ``RefusalTally`` sums them into one
 ``rate_limited`` audit row per caller per ``rate_limit_audit_seconds`` (count, which limits,
@@ -26,7 +29,6 @@ first and last request), written when the interval ends or when the log is flush
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -36,10 +38,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aar.hub.models import utcnow
+from aar.hub.security import OPERATOR_COOKIE, bearer, hash_token
 from aar.hub.settings import HubSettings
 
 MAX_KEYS = 10_000  # buckets kept before full (idle) ones are dropped
-DASHBOARD_COOKIE = b"aar_operator"
 
 
 class TokenBucket:
@@ -97,7 +99,7 @@ class Buckets:
 
 @dataclass(frozen=True)
 class Caller:
-    key: str  # "account:<sha256>" with a token, else "peer:<address>"
+    key: str  # "account:<name>" for a known token, "token:<sha256>" unknown, "peer:<address>"
     actor: str  # the account's name, or "anonymous"
     token_hash: str | None
     peer: str
@@ -211,6 +213,7 @@ class RateLimits:
         self.tally = RefusalTally(audit_seconds)
         self.exempt = exempt  # account names never limited (the operator)
         self._known: dict[str, str] = {}  # token sha256 → account name
+        self._known_guard = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: HubSettings, exempt: frozenset[str]) -> RateLimits:
@@ -228,16 +231,24 @@ class RateLimits:
         token = _token(headers)
         if token is None:
             return Caller(f"peer:{peer}", "anonymous", None, peer)
-        digest = hashlib.sha256(token).hexdigest()
+        digest = hash_token(token)
         name = self._known.get(digest)
         if name is None:  # maybe invented: its peer's bucket pays too, so a flood of them stops
-            return Caller(f"account:{digest}", "anonymous", digest, peer, gate=f"peer:{peer}")
-        return Caller(f"account:{digest}", name, digest, peer, exempt=name in self.exempt)
+            return Caller(f"token:{digest}", "anonymous", digest, peer, gate=f"peer:{peer}")
+        return Caller(f"account:{name}", name, digest, peer, exempt=name in self.exempt)
+
+    def know(self, token_hash: str, name: str, replaces: str | None = None) -> None:
+        """``token_hash`` is ``name``'s token (``replaces``: the hash it had before, now void)."""
+        with self._known_guard:
+            if replaces is not None:
+                self._known.pop(replaces, None)
+            self._known[token_hash] = name
 
     def learn(self, caller: Caller, actor: str | None) -> None:
-        """Remember that ``caller``'s token authenticated as ``actor``."""
-        if caller.token_hash is not None and actor and actor != "anonymous":
-            self._known[caller.token_hash] = actor
+        """Remember that ``caller``'s token authenticated as ``actor`` (made elsewhere)."""
+        digest = caller.token_hash
+        if digest is not None and actor not in (None, "", "anonymous", self._known.get(digest)):
+            self.know(digest, actor)
 
     def admit(self, caller: Caller, method: str, path: str) -> Refusal | None:
         if caller.exempt:
@@ -261,22 +272,22 @@ class RateLimits:
         return self.votes if len(parts) == 2 and parts[1] == "votes" else None
 
 
-def _token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The bearer token, else the dashboard's operator cookie; None without either."""
+def _token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The bearer token, else the dashboard's operator cookie; None without either. Header
+    values are read as Latin-1, as the web framework reads them for authentication."""
     cookie = None
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return token.strip()
+            if (token := bearer(value.decode("latin-1"))) is not None:
+                return token
         elif name == b"cookie":
-            cookie = _cookie(value, DASHBOARD_COOKIE)
+            cookie = _cookie(value.decode("latin-1"), OPERATOR_COOKIE)
     return cookie
 
 
-def _cookie(header: bytes, wanted: bytes) -> bytes | None:
-    for part in header.split(b";"):
-        name, _, value = part.strip().partition(b"=")
+def _cookie(header: str, wanted: str) -> str | None:
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
         if name == wanted and value:
-            return value.strip(b'"')
+            return value.strip('"')
     return None

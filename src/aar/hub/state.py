@@ -57,6 +57,10 @@ class HubState:
         upgrade(self.engine)
         with self.sessions.begin() as session:
             ensure_operator(session, self.settings.dir / TOKEN_FILE)
+            # every account's token is known before its first request: none of them ever
+            # waits on the peer bucket that unknown tokens share
+            for name, token_hash in session.execute(select(Account.name, Account.token_hash)):
+                self.rate_limits.know(token_hash, name)
         self.audit.start()
 
     @contextmanager

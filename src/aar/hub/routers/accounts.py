@@ -31,7 +31,9 @@ def me(account: AccountDep) -> Account:
 
 
 @router.post("/accounts", response_model=AccountCreated, status_code=201)
-def create_account(body: AccountCreate, _op: OperatorDep, session: SessionDep) -> AccountCreated:
+def create_account(
+    body: AccountCreate, _op: OperatorDep, session: SessionDep, state: StateDep
+) -> AccountCreated:
     """Create a researcher; the answer carries its token, which the hub never shows again."""
     if session.scalar(select(Account).where(Account.name == body.name)) is not None:
         raise HTTPException(409, f"an account named {body.name!r} already exists")
@@ -45,6 +47,7 @@ def create_account(body: AccountCreate, _op: OperatorDep, session: SessionDep) -
             total=body.total,
         )
     )
+    state.rate_limits.know(hash_token(token), body.name)
     return AccountCreated(name=body.name, role="researcher", token=token)
 
 
@@ -136,7 +139,9 @@ def _operator_view(session: Session, settings: HubSettings, account: Account) ->
 
 
 @router.post("/accounts/{name}/token", response_model=AccountCreated)
-def rotate_token(name: str, _op: OperatorDep, session: SessionDep) -> AccountCreated:
+def rotate_token(
+    name: str, _op: OperatorDep, session: SessionDep, state: StateDep
+) -> AccountCreated:
     """A new token for a researcher (the old one stops working); shown once, like at creation.
 
     A campaign killed between creating an account and saving its token recovers this way.
@@ -147,5 +152,6 @@ def rotate_token(name: str, _op: OperatorDep, session: SessionDep) -> AccountCre
     if account.role == OPERATOR:
         raise HTTPException(422, "the operator's token cannot be rotated here")
     token = new_token()
-    account.token_hash = hash_token(token)
+    old, account.token_hash = account.token_hash, hash_token(token)
+    state.rate_limits.know(account.token_hash, account.name, replaces=old)
     return AccountCreated(name=account.name, role=account.role, token=token)

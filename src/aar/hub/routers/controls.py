@@ -44,14 +44,18 @@ M = TypeVar("M", bound=BaseModel)
 
 @router.post("/researchers")
 def add_researcher(
-    request: Request, operator: OperatorForm, session: SessionDep, name: FormText = ""
+    request: Request,
+    operator: OperatorForm,
+    session: SessionDep,
+    state: StateDep,
+    name: FormText = "",
 ) -> Response:
     """Create a researcher account. A running campaign adopts it (with a token of its own)
     and starts it; its token is not shown here, since the campaign replaces it anyway."""
 
     def act() -> str:
         created = create_account(
-            _parsed(AccountCreate, {"name": name}, OVERVIEW), operator, session
+            _parsed(AccountCreate, {"name": name}, OVERVIEW), operator, session, state
         )
         return f"researcher {created.name} added (a running campaign starts it)"
 
