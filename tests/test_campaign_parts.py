@@ -16,7 +16,7 @@ from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, LogLines, ResearcherRow, make_view, table
 from aar.campaign.spend import TranscriptMeter
 from aar.campaign.verify import Rerunner, agreement, judge
-from aar.core.errors import ConfigError, DataError
+from aar.core.errors import AarError, ConfigError, DataError
 from aar.core.pgr import Estimate
 from aar.core.reproduce import Recipe
 from aar.hub.client import HubClient
@@ -128,6 +128,37 @@ def test_reruns_see_the_campaigns_extra_distributions(tmp_path: Path) -> None:
         with pytest.raises(DataError, match="toy seed 3: exit code 1: ModuleNotFoundError"):
             default.predict(recipe, tmp_path / "snapshot", tmp_path / "bundle", "toy", seed=3)
     assert labels == [0, 1]
+
+
+CARRY = """import json, pathlib, sys
+carried = pathlib.Path("carried.txt")  # what an earlier seed's run would have left
+found = carried.exists()
+carried.write_text("labels of another seed")
+out = pathlib.Path(sys.argv[1])
+out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text(json.dumps([int(found)]))
+"""
+
+
+def test_each_rerun_starts_from_the_snapshot_alone(tmp_path: Path) -> None:
+    """Nothing one seed's re-run writes reaches the next (a recipe could keep one sealed
+    seed's labeled set for the others), and an answer file shipped where the run's output
+    goes is never read as the run's."""
+    require_bwrap()
+    snapshot, bundle = tmp_path / "snapshot-s_1", tmp_path / "bundle"
+    bundle.mkdir()
+    (snapshot / "rerun").mkdir(parents=True)
+    (snapshot / "carry.py").write_text(CARRY)
+    (snapshot / "rerun" / "toy-seed5.json").write_text("[1, 1]")  # a shipped "answer"
+    carry = Recipe.parse(json.dumps({"command": [sys.executable, "carry.py", "{out}"]}))
+    idle = Recipe.parse(json.dumps({"command": [sys.executable, "-c", "pass", "{out}"]}))
+    with HubClient("http://127.0.0.1:9", "unused") as unused:  # re-runs never call the hub
+        runner = Rerunner(unused, "bwrap", tmp_path / "verify")
+        found = [runner.predict(carry, snapshot, bundle, "toy", seed) for seed in (1, 2, 1)]
+        with pytest.raises(AarError, match=r"rerun/toy-seed5\.json"):
+            runner.predict(idle, snapshot, bundle, "toy", seed=5)
+    assert found == [[0], [0], [0]]
+    assert not (snapshot / "carried.txt").exists()  # the snapshot's own files stay as shipped
 
 
 def test_the_live_table_shows_each_researcher_and_the_fleet() -> None:

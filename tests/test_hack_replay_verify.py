@@ -41,6 +41,7 @@ from aar.campaign.finish import EndResults, Verification, end_checks
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.report_data import collect_summary
 from aar.campaign.state import CampaignState, ResearcherState
+from aar.campaign.verify import run_folder
 from aar.hub.client import HubClient
 from aar.w2s.public import TaskSecrets
 from tests.hubkit import Hub, running_hub
@@ -237,8 +238,9 @@ class Campaign:
         return found
 
     def folder(self, researcher: str) -> Path:
-        """Where the end checks re-ran the researcher's snapshot."""
-        return self.layout.verify / f"snapshot-{self.snapshots[researcher]}"
+        """Where the end checks re-ran the researcher's snapshot on the sealed set."""
+        snapshot = self.layout.verify / f"snapshot-{self.snapshots[researcher]}"
+        return run_folder(snapshot, "sealed-toy", SEALED_SEED)
 
 
 @pytest.fixture(scope="module")

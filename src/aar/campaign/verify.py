@@ -6,8 +6,11 @@
     status, why = judge(claim, sealed, agreement, config.end)
 
 A snapshot is re-runnable when its root holds ``reproduce.json`` (``aar.core.reproduce``).
-Each re-run gets the snapshot's files in a fresh folder (compiled ``__pycache__`` files
-removed: a shipped ``.pyc`` could run other code than the source beside it), one bundle
+Each re-run gets a fresh copy of the snapshot's files (compiled ``__pycache__`` files removed:
+a shipped ``.pyc`` could run other code than the source beside it; and the output file, so a
+shipped answer is never read as the run's), in a folder of its own beside the snapshot's
+(``<folder>-runs/<name>-seed<seed>``): nothing one seed's run leaves, such as the labeled set
+of another verification seed, reaches the next. Each re-run sees one bundle
 mounted read-only, the same curated Python as the researchers' sandboxes (``python``: the
 campaign's ``ResearchersConfig.sandbox_python()``, extra distributions included), no hub and
 no network. The campaign scores what it writes (``aar.campaign.finish``).
@@ -62,12 +65,17 @@ class Rerunner:
     def predict(
         self, recipe: Recipe, folder: Path, bundle: Path, name: str, seed: int
     ) -> list[int]:
-        """Labels ``recipe`` writes for ``seed`` of the bundle (mounted at /data/``name``);
-        ``DataError`` saying why when the run fails or writes no valid labels."""
-        mount = Mount(bundle.resolve(), f"/data/{name}")
-        spec = SandboxSpec(workspace=folder.resolve(), readonly=(mount,), python=self.python,
-                           limits=Limits(wall_seconds=RUN_SECONDS))  # fmt: skip
+        """Labels ``recipe`` writes for ``seed`` of the bundle (mounted at /data/``name``), run
+        on a fresh copy of ``folder``; ``DataError`` saying why when the run fails or writes no
+        valid labels."""
         out = f"rerun/{name}-seed{seed}.json"
+        workspace = run_folder(folder, name, seed)
+        shutil.rmtree(workspace, ignore_errors=True)
+        shutil.copytree(folder, workspace, symlinks=True)
+        (workspace / out).unlink(missing_ok=True)
+        mount = Mount(bundle.resolve(), f"/data/{name}")
+        spec = SandboxSpec(workspace=workspace.resolve(), readonly=(mount,), python=self.python,
+                           limits=Limits(wall_seconds=RUN_SECONDS))  # fmt: skip
         with make_sandbox(self.sandbox, spec, allow_unsafe=self.allow_unsafe) as box:
             argv = recipe.argv(sys.executable, bundle=box.path_of(mount), seed=seed, out=out)
             result = box.exec(argv)
@@ -81,6 +89,11 @@ class Rerunner:
         path = self.work.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def run_folder(folder: Path, name: str, seed: int) -> Path:
+    """Where the re-run of ``folder`` on bundle ``name`` with ``seed`` runs."""
+    return folder.with_name(f"{folder.name}-runs") / f"{name}-seed{seed}"
 
 
 def _drop_compiled(folder: Path) -> None:
