@@ -14,8 +14,10 @@ from aar.campaign.enroll import directions
 from aar.campaign.finish import EndResults
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, LogLines, ResearcherRow, make_view, table
+from aar.campaign.publish import load_secrets
 from aar.campaign.spend import TranscriptMeter
 from aar.campaign.verify import Rerunner, agreement, judge
+from aar.cli.secrets import write_secrets
 from aar.core.errors import AarError, ConfigError, DataError
 from aar.core.pgr import Estimate
 from aar.core.reproduce import Recipe
@@ -102,6 +104,25 @@ def test_end_results_of_older_checks_are_redone_not_reused(tmp_path: Path) -> No
     assert EndResults.load(path) is None
     path.write_text(json.dumps({**older, "version": 1}))
     assert EndResults.load(path) is None
+
+
+def test_the_secrets_file_of_publish_task_is_read_back_and_a_wrong_one_named(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "toy.secrets.json"
+    secret = {"data_seed": 11, "sealed_seed": 12}
+    write_secrets(path, {"task": "toy", "secret_options": secret}, force=False)
+    assert load_secrets(path, "toy") == secret
+    with pytest.raises(ConfigError, match="is for task 'toy', not 'geofacts'"):
+        load_secrets(path, "geofacts")
+    path.write_text(json.dumps({"task": "toy", "secret_options": {"sealed_seed": 12}}))
+    with pytest.raises(ConfigError, match=r"\['data_seed', 'sealed_seed'\]"):
+        load_secrets(path, "toy")
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="is not JSON"):
+        load_secrets(path, "toy")
+    with pytest.raises(ConfigError, match="cannot read the secrets file"):
+        load_secrets(tmp_path / "missing.json", "toy")
 
 
 def test_agreement_counts_equal_labels_and_refuses_other_items() -> None:

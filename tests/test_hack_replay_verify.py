@@ -27,6 +27,7 @@ entry costs a re-run per seed it submitted and one per verification seed. The mo
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -561,3 +562,20 @@ def test_inflated_claims_cannot_crowd_an_honest_entry_out_of_verification(
     [alice] = [v for v in results.verifications if v.researcher == "alice"]
     assert alice.status == "verified"
     assert all(v.status != "verified" for v in results.verifications if v.researcher != "alice")
+
+
+def test_without_the_tasks_secret_options_nothing_is_verified_on_a_guessed_sealed_set(
+    campaign: Campaign,
+) -> None:
+    """A campaign on a hub that had the task before it started does not know the sealed
+    set's seed. Drawn with the default seed, the "sealed" items could be ones researchers
+    saw; the end checks verify nothing instead, say why, and demote no entry."""
+    layout = _SecondChecks(campaign.layout.root)
+    shutil.rmtree(layout.verify, ignore_errors=True)
+    results = end_checks(
+        campaign.config, layout, CampaignState(), campaign.operator, say=lambda _: None
+    )
+    assert results.verifications == []
+    assert results.not_checked is not None
+    assert "does not hold toy's secret options" in results.not_checked
+    assert "--task-secrets" in results.not_checked

@@ -172,6 +172,11 @@ class CampaignConfig(_Section):
     task_options: dict[str, Any] = Field(default_factory=dict, description="task options")
     seeds: int = Field(3, ge=1, le=20, description="seeds in the public bundle")
     split_seed: int = Field(0, description="seed of the one fixed split")
+    task_secrets: Path | None = Field(
+        None,
+        description="for a task the hub already has: the secrets file aar hub publish-task "
+        "wrote (its secret options build the sealed set)",
+    )
     researchers: ResearchersConfig = ResearchersConfig()
     budget: BudgetConfig = BudgetConfig()
     fleet: FleetConfig = FleetConfig()

@@ -93,6 +93,8 @@ class EndResults(BaseModel):
     verifications: list[Verification] = []
     references: list[SealedReference] = []
     heldout: list[HeldOut] = []
+    not_checked: str | None = None
+    """Why no entry was verified, when the campaign itself could not (no sealed set)."""
     sealed_bundles_seconds: float | None = None
     """Wall seconds to build the sealed bundles (teacher, ceiling, gold-only per seed), once."""
     environment: dict[str, str] = Field(default_factory=lambda: dict(code_provenance()))
@@ -145,7 +147,7 @@ def end_checks(
     ]
     results = EndResults(
         verifications=verifications, references=references, heldout=heldout,
-        sealed_bundles_seconds=sealed.bundle_seconds,
+        sealed_bundles_seconds=sealed.bundle_seconds, not_checked=sealed.not_checked,
     )  # fmt: skip
     results.save(results_path(layout))
     state.save(layout.state)
@@ -205,6 +207,7 @@ class SealedCheck:
         self.seeds = list(config.end.verify_seeds)
         self.name = sealed_name(config.task)
         self.bundle_seconds: float | None = None
+        self.not_checked: str | None = None
 
     def run(self) -> tuple[list[Verification], list[SealedReference]]:
         chosen = candidates(self.config, self.operator)
@@ -216,8 +219,10 @@ class SealedCheck:
         started = time.perf_counter()
         try:
             bundles = self._sealed_bundles()
-        except AarError as err:
-            return [self._failed(row, f"no sealed set: {err}") for row in chosen], []
+        except AarError as err:  # the campaign's failure: its entries stay unchecked, not failed
+            self.not_checked = f"no sealed set: {err}"
+            self.say(f"verification skipped: {self.not_checked}")
+            return [], []
         self.bundle_seconds = time.perf_counter() - started
         verifications = verify_in_order(
             chosen, lambda row: self._verify(row, bundles), self.config.end.verify_top_k
@@ -226,10 +231,18 @@ class SealedCheck:
 
     def _sealed_bundles(self) -> dict[int, Path]:
         c = self.config
+        secret = self.state.secret_options.get(c.task)
+        if secret is None and secret_options(c.task):
+            # without them the sealed set would be drawn with default seeds: items a
+            # researcher may have seen, rather than the ones the task held back
+            raise ConfigError(
+                f"the campaign does not hold {c.task}'s secret options (the hub had the task "
+                "before the campaign started): give --task-secrets, the file aar hub "
+                "publish-task wrote"
+            )
         return publish_sealed(
             self.operator, c.task, c.task_options, split_seed=c.split_seed, seeds=self.seeds,
-            secret=self.state.secret_options.get(c.task, {}),
-            folder=self.layout.verify / "sealed", name=self.name,
+            secret=secret or {}, folder=self.layout.verify / "sealed", name=self.name,
         )  # fmt: skip
 
     def _failed(self, row: RankingRowOperator, why: str) -> Verification:

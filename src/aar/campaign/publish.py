@@ -18,15 +18,38 @@ registered on the hub as a sealed task (invisible to researchers) with each seed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aar.core.errors import DataError
+from aar.core.errors import ConfigError, DataError
 from aar.hub.client import HubClient
 from aar.hub.schemas import TaskCreate, TaskPublic
+
+
+def load_secrets(path: Path, task: str) -> dict[str, int]:
+    """The secret options in ``path``, a file ``aar hub publish-task`` wrote for ``task``;
+    ``ConfigError`` naming what is wrong with it."""
+    try:
+        record = json.loads(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"cannot read the secrets file {path}: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"the secrets file {path} is not JSON: {err}") from None
+    if not isinstance(record, dict) or record.get("task") != task:
+        found = record.get("task") if isinstance(record, dict) else None
+        raise ConfigError(f"the secrets file {path} is for task {found!r}, not {task!r}")
+    secret = record.get("secret_options")
+    expected = set(secret_options(task))
+    if not isinstance(secret, dict) or set(secret) != expected:
+        raise ConfigError(
+            f"the secrets file {path} must hold {task}'s secret options "
+            f"{sorted(expected)} under 'secret_options'"
+        )
+    return dict(secret)
 
 
 def secret_options(task: str) -> dict[str, int]:

@@ -57,6 +57,7 @@ def collect_summary(
         leaderboard=_leaderboard(ranked, rows, results),
         vanilla=_vanilla(rows),
         sealed_vanilla=_sealed_vanilla(results),
+        not_checked=results.not_checked if results else None,
         heldout=_heldout(results),
         cost=_cost(config, researchers),
         flags=[

@@ -27,7 +27,7 @@ from aar.campaign.hubproc import HubProcess
 from aar.campaign.jobs import HubAccess
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import View
-from aar.campaign.publish import publish, secret_options
+from aar.campaign.publish import load_secrets, publish, secret_options
 from aar.campaign.report_data import collect_summary
 from aar.campaign.state import CampaignState, now
 from aar.campaign.supervisor import Supervisor
@@ -151,6 +151,8 @@ class Campaign:
         c = self.config
         if self.state.published:
             return
+        if c.task_secrets is not None and c.task not in self.state.secret_options:
+            self.state.secret_options[c.task] = load_secrets(c.task_secrets, c.task)
         if c.task not in {t.name for t in operator.tasks()}:
             view.message(
                 f"publishing {c.task} ({c.seeds} seeds; the first run embeds its data) ..."

@@ -37,6 +37,7 @@ R, B, F, E, H, V = (
 
 FLAG_FIELDS = {
     "name": "name", "task": "task", "seeds": "seeds", "split_seed": "split_seed",
+    "task_secrets": "task_secrets",
     "researchers": "researchers.count", "brain": "researchers.brain",
     "model": "researchers.model", "base_url": "researchers.base_url",
     "api_key_env": "researchers.api_key_env", "script": "researchers.script",
@@ -74,6 +75,9 @@ def run(
     task_option: Annotated[list[str] | None, Opt(help="Task option KEY=VALUE.")] = None,
     seeds: Annotated[int | None, Opt(help="Seeds in the public bundle.")] = None,
     split_seed: Annotated[int | None, Opt(help="Seed of the fixed split.")] = None,
+    task_secrets: Annotated[
+        Path | None, Opt(help="Secrets file of a task the hub already has (publish-task's).")
+    ] = None,
     researchers: Annotated[int | None, Opt(help="How many.", rich_help_panel=R)] = None,
     brain: Annotated[
         str | None, Opt(help="baseline, anthropic, openai, scripted.", rich_help_panel=R)

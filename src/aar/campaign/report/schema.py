@@ -232,6 +232,8 @@ class CampaignSummary(_Model):
     vanilla: Vanilla | None = None
     sealed_vanilla: Score | None = None
     """Vanilla re-run by the campaign on the sealed set (the verification seeds)."""
+    not_checked: str | None = None
+    """Why the campaign verified no entry, when it could not."""
     heldout: list[HeldoutRow] = Field(default_factory=list)
     cost: Cost = Field(default_factory=Cost)
     flags: list[Flag] = Field(default_factory=list)
