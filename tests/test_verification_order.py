@@ -8,12 +8,21 @@ with scorings on many seeds has only its best few seeds re-run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from aar.campaign.config import CampaignConfig, EndConfig
-from aar.campaign.finish import Verification, candidates, compared_scorings, verify_in_order
+from aar.campaign.finish import (
+    Verification,
+    candidates,
+    compared_scorings,
+    finite_estimate,
+    verify_in_order,
+)
 from aar.hub.schemas import RankingRowOperator, Score, ScoringOperator
 from tests.hubkit import running_hub, toy_task, with_errors
 
@@ -107,3 +116,12 @@ def test_agreement_compares_the_best_scorings_seeds_and_every_scoring_on_them() 
 def test_every_scoring_is_compared_when_the_seeds_fit() -> None:
     scorings = [scoring(i, seed=i % 2, private=0.1 * i) for i in range(1, 6)]
     assert {s.id for s in compared_scorings(scorings, seeds=3)} == {1, 2, 3, 4, 5}
+
+
+def test_a_seed_without_a_pgr_is_left_out_of_the_sealed_estimate() -> None:
+    """The hub answers NaN for a seed whose ceiling is not above its weak teacher: it must
+    neither make a claim verified (NaN compares false) nor break the saved results."""
+    found = finite_estimate([0.2, math.nan, 0.4])
+    assert found is not None
+    assert (found.mean, found.n) == (pytest.approx(0.3), 2)
+    assert finite_estimate([math.nan, math.inf]) is None

@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -162,6 +163,13 @@ def candidates(config: CampaignConfig, operator: HubClient) -> list[RankingRowOp
     return rows[: 2 * config.end.verify_top_k]
 
 
+def finite_estimate(values: list[float]) -> Estimate | None:
+    """Mean ± SE of the finite ``values`` (a seed whose ceiling is not above its weak teacher
+    has no PGR); None when none is."""
+    finite = [v for v in values if math.isfinite(v)]
+    return estimate(finite) if finite else None
+
+
 def verify_in_order(
     rows: list[RankingRowOperator],
     verify: Callable[[RankingRowOperator], Verification],
@@ -264,7 +272,7 @@ class SealedCheck:
         except AarError as err:
             return self._failed(row, str(err))
         seconds = {"agreement": agreed_at - started, "sealed": time.perf_counter() - agreed_at}
-        sealed = estimate(list(per_seed.values()))
+        sealed = finite_estimate(list(per_seed.values()))
         status, why = judge(row.private_pgr, sealed, agreed, self.config.end, row.private_noise)
         return Verification(
             researcher=row.researcher, method=row.method, snapshot_id=row.snapshot_id,
@@ -314,7 +322,9 @@ class SealedCheck:
         found = {}
         for seed, bundle in bundles.items():
             labels = self.runner.predict(recipe, folder, bundle, self.name, seed)
-            found[seed] = self.operator.evaluate(self.name, labels, seed=seed).pgr
+            pgr = self.operator.evaluate(self.name, labels, seed=seed).pgr
+            if math.isfinite(pgr):  # NaN where a seed's ceiling is not above its weak teacher
+                found[seed] = pgr
         return found
 
     def _references(self, bundles: dict[int, Path]) -> list[SealedReference]:
@@ -326,7 +336,7 @@ class SealedCheck:
             per_seed = self._sealed_pgr(Recipe.library("vanilla"), folder, bundles)
         except AarError as err:
             return [SealedReference(name="vanilla", pgr=None, detail=str(err))]
-        pgr = score_of(estimate(list(per_seed.values())))
+        pgr = score_of(finite_estimate(list(per_seed.values())))
         return [SealedReference(name="vanilla", pgr=pgr, seconds=time.perf_counter() - started)]
 
 
@@ -376,4 +386,4 @@ def _heldout_score(
         ]
     except AarError as err:
         return None, str(err)
-    return score_of(estimate(values)), ""
+    return score_of(finite_estimate(values)), ""
