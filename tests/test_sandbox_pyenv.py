@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import site
 import sys
 from collections.abc import Iterator
@@ -394,6 +395,8 @@ def test_staging_copies_small_entries_and_binds_only_package_folders(tmp_path: P
     assert (base / "pkg-1.0.dist-info" / "METADATA").is_file()
     assert os.readlink(base / "alias.py") == "mod.py"
     assert stage(shown) is staged
+    shutil.rmtree(base)  # a /tmp cleaner, or a person: staging again builds it again
+    assert Path(stage(shown).base, "mod.py").is_file()
 
 
 def test_vendored_copies_on_sys_path_are_not_shown(

@@ -8,7 +8,8 @@ that produced it, and a cached artifact is never reused by other code. The commi
 with ``git`` from the checkout that holds this package; an installed wheel (or a sandbox,
 which sees the package without its checkout) says ``unknown``. A dirty tree also carries
 ``diff``: a digest of ``git diff HEAD``, so two different uncommitted states never share a
-cache entry. Untracked files are counted in ``dirty`` but not in the digest.
+cache entry. Untracked files count for neither: a stray file beside the code (a secrets file,
+a run's output) changes no result, and would otherwise void every cached artifact.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def code_provenance() -> dict[str, str]:
     if _git(package, "ls-files", "--error-unmatch", str(package / "__init__.py")) is None:
         return {"commit": UNKNOWN, "dirty": UNKNOWN}
     commit = _git(package, "rev-parse", "HEAD")
-    status = _git(package, "status", "--porcelain")
+    status = _git(package, "status", "--porcelain", "--untracked-files=no")
     if commit is None or status is None:
         return {"commit": UNKNOWN, "dirty": UNKNOWN}
     found = {"commit": commit.strip(), "dirty": "true" if status.strip() else "false"}

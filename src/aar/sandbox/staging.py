@@ -53,7 +53,8 @@ class StagedFolder:
 def stage(shown: ShownFolder) -> StagedFolder:
     """``shown`` as one staged folder plus the binds of its package folders (cached)."""
     with _lock:
-        if shown not in _staged:
+        # a staging folder deleted since (by hand, or a /tmp cleaner) is built again
+        if shown not in _staged or not os.path.isdir(_staged[shown].base):
             copied, bound = _split(shown)
             base = os.path.join(_staging_root(), _key(shown, copied))
             if not os.path.isdir(base):

@@ -54,7 +54,7 @@ class ArtifactCache:
     def path(self, kind: str, key: Mapping[str, Any], code_bound: bool = True) -> Path | None:
         if self.root is None:
             return None
-        return self.root / kind / f"{config_hash(full_key(key, code_bound))}.npz"
+        return _file(self.root, kind, full_key(key, code_bound))
 
     def load_or_compute(
         self,
@@ -63,13 +63,14 @@ class ArtifactCache:
         compute: Callable[[], Arrays],
         code_bound: bool = True,
     ) -> Arrays:
-        path = self.path(kind, key, code_bound)
+        keyed = full_key(key, code_bound)
+        path = None if self.root is None else _file(self.root, kind, keyed)
         if path is not None and not self.refresh and path.exists():
             with np.load(path, allow_pickle=False) as stored:
                 return {name: stored[name] for name in stored.files}
         arrays = compute()
         if path is not None:
-            _atomic_save(path, arrays, full_key(key, code_bound))
+            _atomic_save(path, arrays, keyed)
         return arrays
 
 
@@ -80,6 +81,10 @@ def full_key(key: Mapping[str, Any], code_bound: bool = True) -> dict[str, Any]:
     if code_bound:
         added["code"] = code_provenance()
     return {**key, "provenance": added}
+
+
+def _file(root: Path, kind: str, keyed: Mapping[str, Any]) -> Path:
+    return root / kind / f"{config_hash(keyed)}.npz"
 
 
 def _atomic_save(path: Path, arrays: Arrays, key: Mapping[str, Any]) -> None:
