@@ -54,6 +54,21 @@ def member(
     return info, (b"payload" if kind == tarfile.REGTYPE else None)
 
 
+def test_compiled_python_is_never_extracted(tmp_path: Path) -> None:
+    """A __pycache__ file whose header matches its source's size and time would run instead
+    of the source; a top-level .pyc imports without any. Neither leaves the archive."""
+    source = tmp_path / "ws"
+    (source / "__pycache__").mkdir(parents=True)
+    (source / "method.py").write_text("ANSWER = 'honest'\n")
+    (source / "__pycache__" / "method.cpython-311.pyc").write_bytes(b"bytecode")
+    (source / "oracle.pyc").write_bytes(b"bytecode")
+    dest = tmp_path / "copy"
+    names = safe_extract(pack(source), dest)
+    assert "method.py" in names
+    assert not any(name.endswith(".pyc") for name in names)
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == ["method.py"]
+
+
 def test_round_trip_keeps_files_folders_modes_and_internal_links(tmp_path: Path) -> None:
     source = make_workspace(tmp_path / "ws")
     data = pack(source)

@@ -6,8 +6,9 @@
     status, why = judge(claim, sealed, agreement, config.end)
 
 A snapshot is re-runnable when its root holds ``reproduce.json`` (``aar.core.reproduce``).
-Each re-run gets a fresh copy of the snapshot's files (compiled ``__pycache__`` files removed:
-a shipped ``.pyc`` could run other code than the source beside it; and the output file, so a
+Each re-run gets a fresh copy of the snapshot's files (without compiled Python, which
+``archives.safe_extract`` never extracts: a shipped ``.pyc`` could run other code than the
+source beside it; and without the output file, so a
 shipped answer is never read as the run's), in a folder of its own beside the snapshot's
 (``<folder>-runs/<name>-seed<seed>``): nothing one seed's run leaves, such as the labeled set
 of another verification seed, reaches the next. Each re-run sees one bundle
@@ -55,8 +56,7 @@ class Rerunner:
     def recipe_of(self, snapshot_id: str, folder: Path) -> Recipe:
         """Download ``snapshot_id`` into ``folder`` (fresh) and read its recipe."""
         shutil.rmtree(folder, ignore_errors=True)
-        self.operator.download_snapshot(snapshot_id, folder)
-        _drop_compiled(folder)
+        self.operator.download_snapshot(snapshot_id, folder)  # source only: no bytecode
         path = folder / RECIPE_FILE
         if not path.is_file():
             raise DataError(f"snapshot {snapshot_id} has no {RECIPE_FILE} at its root")
@@ -94,14 +94,6 @@ class Rerunner:
 def run_folder(folder: Path, name: str, seed: int) -> Path:
     """Where the re-run of ``folder`` on bundle ``name`` with ``seed`` runs."""
     return folder.with_name(f"{folder.name}-runs") / f"{name}-seed{seed}"
-
-
-def _drop_compiled(folder: Path) -> None:
-    for cache in sorted(folder.rglob("__pycache__"), reverse=True):
-        if cache.is_dir() and not cache.is_symlink():
-            shutil.rmtree(cache)
-    for compiled in folder.rglob("*.py[co]"):
-        compiled.unlink()
 
 
 def agreement(reproduced: list[int], submitted: list[int]) -> float:

@@ -2,7 +2,7 @@
 
     data = pack(Path("workspace"), exclude=[".venv", "__pycache__"])   # same tree → same bytes
     names = check(data)               # raises UnsafeArchiveError / InvalidArchiveError
-    safe_extract(data, Path("copy"))  # check(), then tarfile's "data" filter on top
+    safe_extract(data, Path("copy"))  # check(), then tarfile's "data" filter, no bytecode
 
 ``check`` refuses, without writing anything: absolute member names, any ``..`` component,
 symbolic or hard links whose target resolves outside the tree (following the archive's own
@@ -30,6 +30,7 @@ from pathlib import Path
 
 MAX_MEMBERS = 100_000
 MAX_BYTES = 2**30  # uncompressed tar stream, headers included
+COMPILED = (".pyc", ".pyo")  # never extracted (safe_extract)
 MAX_LINK_HOPS = 40
 RATIO_FLOOR = 2**20  # a tar stream is padded to 10 KiB records: tiny archives compress ~100×
 GZIP_MAGIC = b"\x1f\x8b"
@@ -130,15 +131,23 @@ def check(
 def safe_extract(
     data: bytes, dest: Path, max_members: int = MAX_MEMBERS, max_bytes: int = MAX_BYTES
 ) -> list[str]:
-    """Check ``data``, then extract it into ``dest`` (created if missing); the member names."""
+    """Check ``data``, then extract it into ``dest`` (created if missing); the names of the
+    members extracted. Compiled Python (``*.pyc``, ``*.pyo``) is never extracted: Python runs
+    a ``__pycache__`` file instead of its source when the header matches the source's size
+    and time, which a tar member keeps, so shipped bytecode could run other code than the
+    source everyone reads. Python compiles the source again where it is run."""
     names = check(data, max_members, max_bytes)
     dest.mkdir(parents=True, exist_ok=True)
     with _open(data, _limit(len(data), max_bytes, None)) as tar:
         try:
-            tar.extractall(dest, filter="data")
+            tar.extractall(dest, filter=_source_only)
         except tarfile.FilterError as error:
             raise UnsafeArchiveError(f"refused while extracting: {error}") from error
-    return names
+    return [name for name in names if not name.endswith(COMPILED)]
+
+
+def _source_only(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    return None if member.name.endswith(COMPILED) else tarfile.data_filter(member, path)
 
 
 class _Limit:
