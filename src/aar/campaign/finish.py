@@ -216,6 +216,7 @@ class SealedCheck:
         self.name = sealed_name(config.task)
         self.bundle_seconds: float | None = None
         self.not_checked: str | None = None
+        self._scorings: list[ScoringOperator] | None = None  # the task's, fetched once
 
     def run(self) -> tuple[list[Verification], list[SealedReference]]:
         chosen = candidates(self.config, self.operator)
@@ -232,9 +233,7 @@ class SealedCheck:
             self.say(f"verification skipped: {self.not_checked}")
             return [], []
         self.bundle_seconds = time.perf_counter() - started
-        verifications = verify_in_order(
-            chosen, lambda row: self._verify(row, bundles), self.config.end.verify_top_k
-        )
+        verifications = verify_in_order(chosen, lambda row: self._verify(row, bundles), wanted)
         return verifications, self._references(bundles)
 
     def _sealed_bundles(self) -> dict[int, Path]:
@@ -305,12 +304,13 @@ class SealedCheck:
 
     def _claimed_scorings(self, row: RankingRowOperator) -> list[ScoringOperator]:
         """The entry's scorings that are not quarantined: those its private PGR is the mean of."""
+        if self._scorings is None:
+            self._scorings = self.operator.scorings(task=self.config.task, quarantined=False)
         mine = [
             s
-            for s in self.operator.scorings(task=self.config.task)
+            for s in self._scorings
             if (s.researcher, s.method, s.snapshot_id) == (row.researcher, row.method,
                                                              row.snapshot_id)
-            and not s.quarantined
         ]  # fmt: skip
         if not mine:
             raise ConfigError(f"{row.researcher}'s entry has no scoring left to compare")
@@ -356,10 +356,10 @@ def held_out(
         secret = state.secret_options.setdefault(name, secret_options(task))
         publish(operator, task, {}, seeds=seeds, split_seed=0, bundle_dir=bundle, name=name,
                 secret=secret)  # fmt: skip
-    candidates = [v for v in verifications if v.status == "verified"] or verifications
-    say(f"running {len(candidates)} methods and vanilla on the held-out task {task} ...")
+    chosen = [v for v in verifications if v.status == "verified"] or verifications
+    say(f"running {len(chosen)} methods and vanilla on the held-out task {task} ...")
     runs: list[tuple[str, str, str | None]] = [("campaign", "vanilla", None)]
-    runs += [(v.researcher, v.method, v.snapshot_id) for v in candidates]
+    runs += [(v.researcher, v.method, v.snapshot_id) for v in chosen]
     found = []
     for researcher, method, snapshot in runs:
         folder = runner.folder("heldout", f"{task}-{snapshot or 'vanilla'}")

@@ -82,8 +82,8 @@ class ArchiveChecks:
         with self._lock:
             if self._admitted >= self.slots:
                 raise PoolFull(f"all {self.slots} archive-check slots are busy")
+            executor = self._pool()  # first: a pool that fails to start holds no slot
             self._admitted += 1
-            executor = self._pool()
         try:
             return await asyncio.wrap_future(self._submit(executor, data, max_ratio, rules))
         except BrokenProcessPool as error:  # a worker died (killed, out of memory): start anew

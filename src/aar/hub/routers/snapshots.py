@@ -157,7 +157,7 @@ def _admit(
     """Check the request and the researcher's quota before the body is even read."""
     if "\x00" in note:
         raise HTTPException(422, "note must not contain NUL characters")
-    if parent_id is not None and _lookup(session, parent_id) is None:
+    if parent_id is not None and lookup_snapshot(session, parent_id) is None:
         raise HTTPException(404, f"no snapshot with id {parent_id!r} (the parent_id)")
     uploader = Uploader(account.id, account.name, account.role != OPERATOR, 0)
     if not uploader.quota:
@@ -303,13 +303,13 @@ def lineage(snapshot_id: str, account: AccountDep, session: SessionDep) -> list[
 
 
 def find_snapshot(session: Session, snapshot_id: str) -> Snapshot:
-    snapshot = _lookup(session, snapshot_id)
+    snapshot = lookup_snapshot(session, snapshot_id)
     if snapshot is None:
         raise HTTPException(404, f"no snapshot with id {snapshot_id!r}")
     return snapshot
 
 
-def _lookup(session: Session, snapshot_id: str) -> Snapshot | None:
+def lookup_snapshot(session: Session, snapshot_id: str) -> Snapshot | None:
     # ids are "s_" + hex; anything else (NUL bytes included) cannot name a snapshot
     return session.get(Snapshot, snapshot_id) if SNAPSHOT_ID.match(snapshot_id) else None
 

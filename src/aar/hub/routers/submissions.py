@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from aar.hub.budgets import budget_of, exhausted
 from aar.hub.deps import OperatorDep, SessionDep, in_one_hop
 from aar.hub.flags import Candidate, Half, History, Rules, flag_reasons
-from aar.hub.models import Account, Scoring, Snapshot, Task, utcnow
-from aar.hub.routers.snapshots import SNAPSHOT_ID
+from aar.hub.models import Account, Scoring, Task, utcnow
+from aar.hub.routers.snapshots import lookup_snapshot
 from aar.hub.routers.tasks import TaskInfo, task_info
 from aar.hub.schemas import (
     ClearCreate,
@@ -145,24 +145,20 @@ def _checked_snapshot(session: Session, snapshot_id: str | None, account: Accoun
     submitter's verified work)."""
     if snapshot_id is None:
         return None
-    found = None
-    if SNAPSHOT_ID.match(snapshot_id):
-        query = select(Snapshot.account_id, Snapshot.flag_reason).where(Snapshot.id == snapshot_id)
-        found = session.execute(query).first()
+    found = lookup_snapshot(session, snapshot_id)
     if found is None:
         raise HTTPException(
             422,
             f"snapshot_id {snapshot_id!r} names no snapshot on this hub; upload your "
             "workspace as a snapshot first and name the id it gets",
         )
-    author, flag = found
-    if author != account.id:
+    if found.account_id != account.id:
         raise HTTPException(
             422,
             f"snapshot_id {snapshot_id!r} is another researcher's snapshot; name one of your "
             "own (upload your workspace, with theirs as its parent if you built on it)",
         )
-    return str(flag) if flag is not None else None
+    return found.flag_reason
 
 
 def _scored(
@@ -271,7 +267,7 @@ def list_scorings(
         query = query.where(Scoring.flagged == flagged)
     if quarantined is not None:
         query = query.where(Scoring.quarantined == quarantined)
-    rows = session.execute(query.order_by(Scoring.id.desc()).limit(min(max(limit, 1), 5000))).all()
+    rows = session.execute(query.order_by(Scoring.id.desc()).limit(limit)).all()
     return [operator_view(s, t, r) for s, t, r in rows]
 
 
