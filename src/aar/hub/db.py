@@ -16,7 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,3 +55,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+ACCOUNT_LOCK_SPACE = 0x6161_7273  # "aars": advisory locks per account (two-key form)
+
+
+def lock_account(connection: Connection, account_id: int) -> None:
+    """On PostgreSQL, hold the account's advisory lock until the transaction ends, so hub
+    processes sharing the database cannot both pass a budget or quota check for the last
+    submission or snapshot (in one process, the account's thread lock does this)."""
+    if connection.dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:space, :account)")
+        connection.execute(lock, {"space": ACCOUNT_LOCK_SPACE, "account": account_id})

@@ -19,11 +19,11 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aar.hub.db import lock_account
 from aar.hub.deps import OperatorDep, ResearcherDep, SessionDep, StateDep
 from aar.hub.flags import Half, pgr_se
 from aar.hub.models import Account, Final, Scoring, utcnow
 from aar.hub.routers.leaderboard import GroupKey, public_score, score_of, visible_groups
-from aar.hub.routers.submissions import lock_account
 from aar.hub.routers.tasks import TaskInfo, task_info
 from aar.hub.schemas import FinalCreate, FinalPublic, RankingRowOperator, Score
 

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from aar.hub.archive_pool import PoolFull, UploadInProgress
 from aar.hub.archives import ArchiveError
 from aar.hub.artifacts import ArtifactError, ArtifactStore, store_for
+from aar.hub.db import lock_account
 from aar.hub.deps import AccountDep, SessionDep, StateDep, in_one_hop, require_operator
 from aar.hub.models import Account, Snapshot
 from aar.hub.schemas import SnapshotOperator, SnapshotPublic
@@ -216,6 +217,7 @@ def _insert(
 ) -> SnapshotPublic:
     """The short write transaction: the quota once more (uploads elsewhere), then the row."""
     if account.role != OPERATOR:
+        lock_account(session.connection(), account.id)  # other hub processes: one at a time
         count, stored = _stored(session, account.id)
         _check_count(settings, account.name, count)
         _check_bytes(settings, account.name, stored, size)

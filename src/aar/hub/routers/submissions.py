@@ -22,10 +22,11 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of, exhausted
+from aar.hub.db import lock_account
 from aar.hub.deps import OperatorDep, SessionDep, in_one_hop
 from aar.hub.flags import Candidate, Half, History, Rules, flag_reasons
 from aar.hub.models import Account, Scoring, Task, utcnow
@@ -43,7 +44,6 @@ from aar.hub.settings import HubSettings
 from aar.hub.state import HubState
 
 router = APIRouter(tags=["submissions"])
-ACCOUNT_LOCK_SPACE = 0x6161_7273  # "aars": advisory locks per account (two-key form)
 
 
 class BudgetExhausted(HTTPException):
@@ -117,14 +117,6 @@ def _submit(
             }
         ),
     )
-
-
-def lock_account(connection: Connection, account_id: int) -> None:
-    """On PostgreSQL, hold the account's advisory lock until the transaction ends, so hub
-    processes sharing the database cannot both pass a budget check for the last submission."""
-    if connection.dialect.name == "postgresql":
-        lock = text("SELECT pg_advisory_xact_lock(:space, :account)")
-        connection.execute(lock, {"space": ACCOUNT_LOCK_SPACE, "account": account_id})
 
 
 def _validated(values: list[int], task: TaskInfo) -> np.ndarray:
