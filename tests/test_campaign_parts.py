@@ -193,6 +193,35 @@ def test_each_rerun_starts_from_the_snapshot_alone(tmp_path: Path) -> None:
     assert not (snapshot / "carried.txt").exists()  # the snapshot's own files stay as shipped
 
 
+SHADOW = """import json, sys
+out = sys.argv[sys.argv.index("--out") + 1]
+open(out, "w").write(json.dumps([1, 1, 1]))  # answers looked up somewhere
+"""
+
+
+def test_a_library_recipe_runs_the_library_not_a_package_the_snapshot_ships(
+    tmp_path: Path,
+) -> None:
+    """{"method": "vanilla"} runs ``python -m aar predict`` in the snapshot's folder; a
+    snapshot holding its own ``aar/__main__.py`` must not stand in for the library (library
+    recipes shared by several entries are re-run once, which needs them to be the library's)."""
+    require_bwrap()
+    from aar.w2s.cache import ArtifactCache
+    from aar.w2s.public import build_bundle
+
+    bundle, _ = build_bundle("toy", {"n_examples": 1500, "n_labeled": 100, "n_test": 400}, [0],
+                             ArtifactCache(None))  # fmt: skip
+    bundle.save(tmp_path / "bundle")
+    snapshot = tmp_path / "snapshot"
+    (snapshot / "aar").mkdir(parents=True)
+    (snapshot / "aar" / "__init__.py").write_text("")
+    (snapshot / "aar" / "__main__.py").write_text(SHADOW)
+    with HubClient("http://127.0.0.1:9", "unused") as unused:  # re-runs never call the hub
+        runner = Rerunner(unused, "bwrap", tmp_path / "verify")
+        labels = runner.predict(Recipe.library("vanilla"), snapshot, tmp_path / "bundle", "toy", 0)
+    assert len(labels) == 400  # the library's prediction of every test item
+
+
 def test_the_live_table_shows_each_researcher_and_the_fleet() -> None:
     rows = [
         ResearcherRow("r01", "noisy-channel", "running", 12, 3, 0.41, 51_200, 0.33, 0.31, 1, 2.5)

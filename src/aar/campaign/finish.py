@@ -217,6 +217,7 @@ class SealedCheck:
         self.bundle_seconds: float | None = None
         self.not_checked: str | None = None
         self._scorings: list[ScoringOperator] | None = None  # the task's, fetched once
+        self._library_runs: dict[str, dict[int, float]] = {}  # library recipe → sealed PGRs
 
     def run(self) -> tuple[list[Verification], list[SealedReference]]:
         chosen = candidates(self.config, self.operator)
@@ -317,6 +318,18 @@ class SealedCheck:
         return mine
 
     def _sealed_pgr(
+        self, recipe: Recipe, folder: Path, bundles: dict[int, Path]
+    ) -> dict[int, float]:
+        """Sealed PGR per seed. A library recipe does not read its snapshot's files (its
+        command keeps them off sys.path), so entries sharing one are re-run once."""
+        if recipe.method is None:
+            return self._run_sealed(recipe, folder, bundles)
+        key = recipe.to_json()
+        if key not in self._library_runs:
+            self._library_runs[key] = self._run_sealed(recipe, folder, bundles)
+        return dict(self._library_runs[key])
+
+    def _run_sealed(
         self, recipe: Recipe, folder: Path, bundles: dict[int, Path]
     ) -> dict[int, float]:
         found = {}

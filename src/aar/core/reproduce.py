@@ -74,7 +74,10 @@ class Recipe:
     def argv(self, python: str, *, bundle: str, seed: int, out: str) -> list[str]:
         """The command line that writes seed ``seed``'s test predictions to ``out``."""
         if self.method is not None:
-            argv = [python, "-m", "aar", "predict", "--bundle", bundle, "--method", self.method]
+            # -P: the working folder (the snapshot's files) is not put on sys.path, so a
+            # snapshot cannot ship an "aar" package of its own in place of the library
+            argv = [python, "-P", "-m", "aar", "predict", "--bundle", bundle, "--method",
+                    self.method]  # fmt: skip
             for key, value in sorted(self.options.items()):
                 argv += ["--method-option", f"{key}={json.dumps(value)}"]
             return [*argv, "--seed", str(seed), "--out", out]
