@@ -169,7 +169,7 @@ def test_public_far_above_private_is_flagged(tmp_path: Path) -> None:
     fitted = scorings["fit public"]
     assert fitted.flag_reason is not None
     assert fitted.flag_reason.startswith("public above private? PGR 1.0")
-    assert "> 2·SE (SE 0.0" in fitted.flag_reason
+    assert "> 3·SE (SE 0.0" in fitted.flag_reason
     assert scorings["honest"].flag_reason is None
 
 

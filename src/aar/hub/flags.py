@@ -77,7 +77,7 @@ class Rules:
     resolution, plus the Ladder margin under that rule: what the researcher could not see)."""
     trivial_fraction: float = 0.98
     pgr_sigmas: float = 3.0
-    gap_sigmas: float = 2.0
+    gap_sigmas: float = 3.0
     gold_only_margin: float | None = None
 
     @classmethod

@@ -48,7 +48,7 @@ class HubSettings(BaseModel):
     )
     pgr_sigmas: float = Field(3.0, gt=0, description="flag PGR above 1 + this many SE")
     gap_sigmas: float = Field(
-        2.0, gt=0, description="flag public PGR above private PGR by this many SE"
+        3.0, gt=0, description="flag public PGR above private PGR by this many SE"
     )
     gold_only_margin: float | None = Field(
         None,
