@@ -160,3 +160,51 @@ def test_state_is_saved_atomically_and_privately(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{broken")
     with pytest.raises(Exception, match=r"state\.json is damaged"):
         CampaignState.load_or_new(tmp_path / "state.json")
+
+
+def test_model_settings_reach_each_llm_researcher(tmp_path: Path) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text(
+        '[researchers]\nmodel = "qwen2.5-coder"\nbase_url = "http://127.0.0.1:8080/v1"\n'
+        "context_window = 8192\nmax_tokens = 1024\nrequest_timeout = 900\nmax_retries = 0\n"
+        "temperature = 0.2\n"
+    )
+    config = load_config(file, {"researchers.max_tokens": 2048})  # a flag beats the file
+    researcher = ResearcherState(name="r01", token="t0k")
+    argv = list(researcher_job(config, CampaignLayout(tmp_path), HubAccess("http://hub"),
+                               researcher, Spend(), 1.0).argv)  # fmt: skip
+    given = {
+        flag: argv[argv.index(flag) + 1]
+        for flag in (
+            "--context-window",
+            "--max-tokens",
+            "--request-timeout",
+            "--max-retries",
+            "--temperature",
+        )
+    }
+    assert given == {
+        "--context-window": "8192",
+        "--max-tokens": "2048",
+        "--request-timeout": "900.0",
+        "--max-retries": "0",
+        "--temperature": "0.2",
+    }
+    baseline = load_config(None, {"researchers.max_tokens": 2048})
+    plain = researcher_job(baseline, CampaignLayout(tmp_path), HubAccess("http://hub"),
+                           researcher, Spend(), 1.0)  # fmt: skip
+    assert "--max-tokens" not in plain.argv  # the baseline has no model to configure
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("researchers.temperature", -0.5, "researchers.temperature: Input should be greater"),
+        ("researchers.max_tokens", 10, "researchers.max_tokens: Input should be greater"),
+        ("researchers.request_timeout", 0, "researchers.request_timeout: Input should be greater"),
+        ("researchers.context_window", 0, "researchers.context_window: Input should be greater"),
+    ],
+)
+def test_bad_model_settings_name_their_field(field: str, value: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {"researchers.model": "qwen3", field: value})

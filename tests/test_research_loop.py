@@ -113,14 +113,15 @@ def test_a_dollar_budget_stops_the_run_mid_way(
 def test_a_full_context_continues_from_the_notebook(
     world: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    full = Usage(input_tokens=900, output_tokens=10)
+    # The first request fits the window; its reported size leaves too little room for the next.
+    full = Usage(input_tokens=17_000, output_tokens=10)
     script = [
         FakeReply(tool_calls=(FakeToolCall("shell", {"command": "echo hi"}),), usage=full),
         call("notebook", append="state: echo works; next: run vanilla"),
         call("leaderboard"),
     ]
     with FakeLLMServer(script) as server, Transcript(tmp_path / "t.jsonl") as log:
-        provider = provider_for("openai", server, monkeypatch, context_window=1000)
+        provider = provider_for("openai", server, monkeypatch, context_window=20_000)
         loop = ResearchLoop(provider, world.toolbox("carol"), log, "sys", LLMBudget(steps=3))
         assert loop.run() == "step budget reached"
         fresh = server.requests[-1].body["messages"]

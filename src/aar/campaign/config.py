@@ -13,6 +13,12 @@ A file looks like this (every table and field is optional; these are the default
     count = 4
     brain = "baseline"             # or anthropic / openai (any compatible server) / scripted
     # model = "claude-opus-4-6"    # a model alone picks its brain: claude-* anthropic, else openai
+    # base_url = "http://127.0.0.1:8080/v1"   # an OpenAI-compatible server (vLLM, Ollama, ...)
+    # context_window = 32768       # tokens; the loop compacts before a request would not fit
+    max_tokens = 4096              # per model answer (less when the window has less room)
+    # request_timeout = 300        # seconds per attempt, never past the wall time left
+    # max_retries = 3              # on 429/5xx/timeouts
+    # temperature = 0.7            # default: the server's
     sandbox = "bwrap"
     extra_distributions = []       # more packages in the sandboxes' curated Python
 
@@ -61,6 +67,17 @@ class ResearchersConfig(_Section):
     api_key_env: str | None = Field(None, description="env var with the API key")
     script: Path | None = Field(None, description="JSON turns for the scripted brain")
     prices: Path | None = Field(None, description="TOML price table over the defaults")
+    context_window: int | None = Field(
+        None, gt=0, description="the model's context in tokens (None: known, else 32768)"
+    )
+    max_tokens: int = Field(4096, ge=64, description="most tokens per model answer")
+    request_timeout: float | None = Field(
+        None, gt=0, description="seconds per request attempt (None: 300)"
+    )
+    max_retries: int | None = Field(None, ge=0, description="retries on 429/5xx/timeouts (None: 3)")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="sampling temperature (None: the server's)"
+    )
     directions: list[str] = Field(default_factory=list, description="direction names to deal")
     directions_file: Path | None = Field(None, description="custom directions (TOML or folder)")
     sandbox: Literal["bwrap", "process"] = Field("bwrap", description="sandbox backend")

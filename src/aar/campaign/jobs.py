@@ -58,6 +58,12 @@ def researcher_job(
         model=r.model, base_url=r.base_url, api_key_env=r.api_key_env, script=r.script,
         prices=r.prices, directions=r.directions_file, direction=researcher.direction,
     )  # fmt: skip
+    if r.resolved_brain != "baseline":
+        argv += _optional(
+            context_window=r.context_window, max_tokens=r.max_tokens,
+            request_timeout=r.request_timeout, max_retries=r.max_retries,
+            temperature=r.temperature,
+        )  # fmt: skip
     for name in r.extra_distributions:
         argv += ["--extra-distribution", name]
     argv += _left(config, spent)

@@ -15,6 +15,7 @@ from rich.text import Text
 from aar.cli.bundle import predict
 from aar.cli.catalog import methods, tasks
 from aar.cli.data import data_app
+from aar.cli.doctor import doctor
 from aar.cli.experiment import experiment
 from aar.cli.hub import hub_app, serve
 from aar.cli.research import research
@@ -36,6 +37,7 @@ app.add_typer(data_app, name="data")
 app.command()(serve)
 app.command()(predict)
 app.command()(research)
+app.command()(doctor)
 app.add_typer(hub_app, name="hub")
 
 

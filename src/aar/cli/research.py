@@ -59,6 +59,14 @@ def research(
     script: Annotated[Path | None, Opt(help="JSON list of turns (brain scripted).")] = None,
     prices: Annotated[Path | None, Opt(help="TOML price table over the defaults.")] = None,
     context_window: Annotated[int | None, Opt(help="The model's context, tokens.")] = None,
+    max_tokens: Annotated[int, Opt(min=64, help="Most tokens per model answer.")] = 4096,
+    request_timeout: Annotated[
+        float | None, Opt(min=1, help="Seconds per request attempt (default 300).")
+    ] = None,
+    max_retries: Annotated[
+        int | None, Opt(min=0, help="Retries on 429/5xx/timeouts (default 3).")
+    ] = None,
+    temperature: Annotated[float | None, Opt(min=0, help="Sampling temperature.")] = None,
     direction: Annotated[str | None, Opt(help="Research direction (a library name).")] = None,
     directions: Annotated[Path | None, Opt(help="Custom directions (TOML or folder).")] = None,
     minutes: Annotated[float, Opt(min=0.1, help="Wall-clock budget.")] = 10.0,
@@ -81,10 +89,15 @@ def research(
     name = hub.me().name
     llm = None  # checked before any sandbox starts: a config error costs nothing
     if brain != "baseline":
-        provider = _provider(brain, model, base_url, api_key_env, script, prices, context_window)
+        settings = dict(
+            model=model, base_url=base_url, api_key_env=api_key_env, script=script, prices=prices,
+            context_window=context_window, timeout_s=request_timeout, max_retries=max_retries,
+            temperature=temperature,
+        )  # fmt: skip
+        provider = _provider(brain, settings)
         limits = dict(minutes=minutes, dollars=dollars, tokens=tokens, submissions=submissions,
                       steps=steps)  # fmt: skip
-        llm = (provider, _direction(direction, directions, name), limits)
+        llm = (provider, _direction(direction, directions, name), limits, max_tokens)
     inside = f"/data/{task}"
     spec = _spec(workspace, bundle, inside, hub_socket, token, python)
     log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
@@ -143,24 +156,15 @@ def _baseline(
     return f"{reason}; best public PGR {best['public_pgr']:.2f} (first {best['first']:.2f})"
 
 
-def _provider(
-    brain: str,
-    model: str | None,
-    base_url: str | None,
-    api_key_env: str | None,
-    script: Path | None,
-    prices: Path | None,
-    context_window: int | None,
-) -> Any:
+def _provider(brain: str, settings: dict[str, Any]) -> Any:
+    """The provider for ``brain``; unset settings take the provider's defaults."""
     from aar.researchers.providers import ProviderConfig, make_provider
 
-    if brain != "scripted" and not model:
+    if brain != "scripted" and not settings.get("model"):
         raise ConfigError(f"brain {brain} needs --model")
-    config = ProviderConfig(
-        kind=brain, model=model or "scripted", base_url=base_url, api_key_env=api_key_env,
-        script=script, prices=prices, context_window=context_window,
-    )  # fmt: skip
-    return make_provider(config)
+    given = {key: value for key, value in settings.items() if value is not None}
+    given.setdefault("model", "scripted")
+    return make_provider(ProviderConfig(kind=brain, **given))
 
 
 def _direction(name: str | None, source: Path | None, researcher: str) -> Any:
@@ -177,7 +181,12 @@ def _direction(name: str | None, source: Path | None, researcher: str) -> Any:
 
 
 def _llm(
-    toolbox: Toolbox, log: Transcript, provider: Any, direction: Any, budget: dict[str, Any]
+    toolbox: Toolbox,
+    log: Transcript,
+    provider: Any,
+    direction: Any,
+    budget: dict[str, Any],
+    max_tokens: int,
 ) -> str:
     from aar.researchers.loop import LLMBudget, ResearchLoop
     from aar.researchers.prompts import PromptContext, system_prompt
@@ -192,7 +201,7 @@ def _llm(
                       f"Hard stops: {shown}. The hub also limits submissions per hour.")
     )  # fmt: skip
     with provider:
-        loop = ResearchLoop(provider, toolbox, log, prompt, limits)
+        loop = ResearchLoop(provider, toolbox, log, prompt, limits, max_tokens=max_tokens)
         reason = loop.run()
     spent = loop.summary()
     return f"{reason}; {spent['steps']} steps, ${spent['dollars']:.4f}, {spent['tokens']} tokens"

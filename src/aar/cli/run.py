@@ -41,7 +41,9 @@ FLAG_FIELDS = {
     "researchers": "researchers.count", "brain": "researchers.brain",
     "model": "researchers.model", "base_url": "researchers.base_url",
     "api_key_env": "researchers.api_key_env", "script": "researchers.script",
-    "prices": "researchers.prices",
+    "prices": "researchers.prices", "context_window": "researchers.context_window",
+    "max_tokens": "researchers.max_tokens", "request_timeout": "researchers.request_timeout",
+    "max_retries": "researchers.max_retries", "temperature": "researchers.temperature",
     "direction": "researchers.directions", "directions_file": "researchers.directions_file",
     "sandbox": "researchers.sandbox", "allow_unsafe": "researchers.allow_unsafe",
     "max_restarts": "researchers.max_restarts",
@@ -93,6 +95,21 @@ def run(
         Path | None, Opt(help="Turns for the scripted brain.", rich_help_panel=R)
     ] = None,
     prices: Annotated[Path | None, Opt(help="Price table (TOML).", rich_help_panel=R)] = None,
+    context_window: Annotated[
+        int | None, Opt(help="The model's context, tokens.", rich_help_panel=R)
+    ] = None,
+    max_tokens: Annotated[
+        int | None, Opt(help="Most tokens per answer (4096).", rich_help_panel=R)
+    ] = None,
+    request_timeout: Annotated[
+        float | None, Opt(help="Seconds per request attempt (300).", rich_help_panel=R)
+    ] = None,
+    max_retries: Annotated[
+        int | None, Opt(help="Retries on 429/5xx/timeouts (3).", rich_help_panel=R)
+    ] = None,
+    temperature: Annotated[
+        float | None, Opt(help="Sampling temperature.", rich_help_panel=R)
+    ] = None,
     direction: Annotated[
         list[str] | None, Opt(help="Directions to deal (repeat).", rich_help_panel=R)
     ] = None,

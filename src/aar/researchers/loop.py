@@ -12,29 +12,43 @@ the operator stops the researcher (or the hub refuses it), when the provider fai
 own retries, or when the model stops calling tools. The reason goes to the transcript. While
 the operator has the researcher paused, the loop waits.
 
-Long runs: when a prompt fills ``compact_at`` of the context window, the model is asked to
-write its state to the notebook, and the next context starts from the notebook alone.
+Long runs never die of context. Before each request the loop sizes it
+(``aar.researchers.sizing``: the provider's counter where it has one, else the last exact size
+plus a high guess for what was added); when it would pass ``compact_at`` of the context window,
+or leave less room for the answer than ``min(max_tokens, window / 4)``, the model is asked to
+write its state to the notebook, and the next context starts from the notebook alone. If the
+model saves nothing, the loop writes a digest of its recent tool calls there itself. A server
+that still refuses a request for its size gets one compaction and one retry, not a dead
+researcher. Each request asks for at most the room the window has left, and its timeout is
+capped by the wall time left. A tool result longer than ``max_result_chars`` (by default a
+share of the window) is cut, and the whole output saved in the workspace, where the note
+says.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aar.core.transcripts import Transcript
 from aar.hub.client import HubError
 from aar.researchers.providers.base import (
     Completion,
+    ContextTooLongError,
     Message,
     Provider,
     ProviderError,
     TextBlock,
     ToolCall,
     ToolResultBlock,
+    ToolUseBlock,
     Usage,
 )
+from aar.researchers.sizing import RequestSizer
 from aar.researchers.tools import Toolbox
+from aar.researchers.tools.base import MAX_OUTPUT
 
 KICKOFF = (
     "Begin: look at the forum, the leaderboard and your notebook, then start on your direction."
@@ -49,6 +63,9 @@ COMPACT = (
     "Your next context starts from the system prompt and the notebook alone."
 )
 RESUME = "Your context was reset. Your notebook:\n\n{notebook}\n\nContinue from there."
+SHRUNK = "[cut when the context was compacted: {n} characters]"
+MIN_ANSWER_TOKENS = 256
+"""A request with less room than this for the answer is compacted first."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,7 @@ class ResearchLoop:
         *,
         max_tokens: int = 4096,
         compact_at: float = 0.8,
+        max_result_chars: int | None = None,
         max_idle_turns: int = 3,
         poll_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -94,7 +112,9 @@ class ResearchLoop:
         self.provider, self.toolbox, self.transcript = provider, toolbox, transcript
         self.system, self.budget, self.max_tokens = system, budget, max_tokens
         self.compact_at, self.max_idle_turns = compact_at, max_idle_turns
+        self.max_result_chars = max_result_chars or result_chars_for(provider.context_window)
         self.poll_seconds, self.sleep = poll_seconds, sleep
+        self.sizer = RequestSizer(provider)
         self.spend = Spend()
 
     def run(self) -> str:
@@ -108,7 +128,8 @@ class ResearchLoop:
                 raise
             reason = f"stopped by the hub: {err.detail}"
         except ProviderError as err:
-            reason = f"provider failed: {err}"
+            # A call cut short by the wall time left is the budget's stop, not a failure.
+            reason = self._exhausted() or f"provider failed: {err}"
         self.transcript.append("event", event="stop", reason=reason, **self.summary())
         return reason
 
@@ -126,8 +147,9 @@ class ResearchLoop:
     def _steps(self, messages: list[Message]) -> str:
         idle = 0
         while (reason := self._exhausted() or self._operator_stop()) is None:
-            completion = self._complete(messages)
+            messages, completion = self._next_turn(messages)
             messages.append(completion.message)
+            self.sizer.observe(messages, completion.usage)
             if not completion.tool_calls:
                 idle += 1
                 if idle >= self.max_idle_turns:
@@ -136,15 +158,37 @@ class ResearchLoop:
                 continue
             idle = 0
             messages.append(Message("user", self._run_tools(completion.tool_calls)))
-            if completion.usage.prompt_tokens >= self.compact_at * self.provider.context_window:
-                messages = self._compact(messages)
         return reason
 
-    def _complete(self, messages: list[Message]) -> Completion:
-        specs = self.toolbox.specs()
+    def _next_turn(self, messages: list[Message]) -> tuple[list[Message], Completion]:
+        """The model's next turn, compacting first when the request would not fit, and once
+        more (then retrying) when the server says it did not."""
+        room = self._room(messages)
+        if room is None:
+            messages = self._compact(messages, why="the context is nearly full")
+            room = self._room(messages)
+        try:
+            return messages, self._complete(messages, room or MIN_ANSWER_TOKENS)
+        except ContextTooLongError as err:
+            self.transcript.append("event", event="context_overflow", detail=str(err))
+            messages = self._compact(messages, why="the server refused the request's size")
+            # A second refusal means even a fresh context does not fit: the provider failed.
+            return messages, self._complete(messages, self._room(messages) or MIN_ANSWER_TOKENS)
+
+    def _room(self, messages: list[Message]) -> int | None:
+        """Tokens the answer may take, or None when the history should be compacted first."""
+        window = self.provider.context_window
+        size = self.sizer.estimate(self.system, messages, self.toolbox.specs(), window)
+        room = window - size
+        if size > self.compact_at * window or room < min(self.max_tokens, window // 4):
+            return None
+        return min(self.max_tokens, room)
+
+    def _complete(self, messages: list[Message], max_tokens: int) -> Completion:
         completion = self.provider.complete(
-            self.system, messages, specs, max_tokens=self.max_tokens
-        )
+            self.system, messages, self.toolbox.specs(), max_tokens=max_tokens,
+            timeout_s=self._seconds_left(),
+        )  # fmt: skip
         self.spend.usage = self.spend.usage + completion.usage
         self.spend.dollars += completion.cost_usd
         self.spend.steps += 1
@@ -160,7 +204,7 @@ class ResearchLoop:
     def _run_tools(self, calls: tuple[ToolCall, ...]) -> tuple[ToolResultBlock, ...]:
         results = []
         for call in calls:
-            outcome = self.toolbox.call(call)
+            outcome = self.toolbox.call(call, max_chars=self.max_result_chars)
             if call.name == "submit_predictions" and not outcome.is_error:
                 self.spend.submissions += 1
             self.transcript.append(
@@ -170,15 +214,45 @@ class ResearchLoop:
             results.append(ToolResultBlock(call.id, outcome.content, outcome.is_error))
         return tuple(results)
 
-    def _compact(self, messages: list[Message]) -> list[Message]:
-        """Have the model save its state to the notebook, then start a fresh context from it."""
-        messages.append(_user(COMPACT))
-        completion = self._complete(messages)
-        if completion.tool_calls:
-            self._run_tools(completion.tool_calls)
+    def _compact(self, messages: list[Message], why: str) -> list[Message]:
+        """Have the model save its state to the notebook, then start a fresh context from it.
+
+        The save request itself must fit: old tool results are shrunk for it, and if the
+        server still refuses it, the loop's own digest of the recent calls is saved instead.
+        """
+        saved = False
+        asked = [*_shrunk(messages), _user(COMPACT)]
+        try:
+            completion = self._complete(asked, min(self.max_tokens, 2048))
+            results = self._run_tools(completion.tool_calls) if completion.tool_calls else ()
+            saved = any(
+                call.name == "notebook"
+                and bool((call.arguments or {}).get("append"))
+                and not result.is_error
+                for call, result in zip(completion.tool_calls, results, strict=True)
+            )
+        except ContextTooLongError as err:
+            self.transcript.append("event", event="context_overflow", detail=str(err))
+        if not saved:
+            self._save_digest(messages)
         self.spend.compactions += 1
-        self.transcript.append("event", event="compaction", number=self.spend.compactions)
+        self.sizer.reset()
+        self.transcript.append(
+            "event", event="compaction", number=self.spend.compactions, why=why, saved=saved
+        )
         return [_user(self._opening(fresh=False))]
+
+    def _save_digest(self, messages: list[Message]) -> None:
+        """The loop's own note of the recent tool calls, for a model that saved nothing."""
+        digest = tool_digest(messages)
+        if digest:
+            note = f"[automatic note at compaction {self.spend.compactions + 1}]\n{digest}"
+            self.toolbox.call(ToolCall("digest", "notebook", {"append": note}, ""))
+
+    def _seconds_left(self) -> float | None:
+        if self.budget.minutes is None:
+            return None
+        return max(self.budget.minutes * 60 - (time.monotonic() - self.spend.started), 1.0)
 
     def _opening(self, fresh: bool) -> str:
         """The first user message: a kickoff, or the notebook when there is one to resume from."""
@@ -220,3 +294,41 @@ class ResearchLoop:
 
 def _user(text: str) -> Message:
     return Message("user", (TextBlock(text),))
+
+
+def result_chars_for(context_window: int) -> int:
+    """The default cap on one tool result: a share of the window, within [1 000, 20 000]
+    characters (about a tenth of an 8k-token window, the whole cap for a large one)."""
+    return max(1_000, min(MAX_OUTPUT, int(context_window * 0.4)))
+
+
+def _shrunk(messages: list[Message], keep: int = 300, keep_last: int = 1500) -> list[Message]:
+    """``messages`` with tool results cut to ``keep`` characters (``keep_last`` in the last
+    message): enough context to save state, small enough to fit."""
+    last = len(messages) - 1
+    return [_shrink(m, keep_last if i == last else keep) for i, m in enumerate(messages)]
+
+
+def _shrink(message: Message, keep: int) -> Message:
+    blocks = tuple(
+        replace(b, content=b.content[:keep] + SHRUNK.format(n=len(b.content) - keep))
+        if isinstance(b, ToolResultBlock) and len(b.content) > keep
+        else b
+        for b in message.content
+    )
+    return Message(message.role, blocks)
+
+
+def tool_digest(messages: list[Message], last: int = 12, width: int = 160) -> str:
+    """One line per recent tool call: name, arguments and the start of its result."""
+    calls: dict[str, str] = {}
+    lines = []
+    for message in messages:
+        for block in message.content:
+            if isinstance(block, ToolUseBlock):
+                calls[block.id] = f"{block.name}({json.dumps(block.input)[:width]})"
+            elif isinstance(block, ToolResultBlock) and block.tool_use_id in calls:
+                status = "error" if block.is_error else "ok"
+                result = " ".join(block.content.split())[:width]
+                lines.append(f"- {calls[block.tool_use_id]} -> {status}: {result}")
+    return "\n".join(lines[-last:])

@@ -35,6 +35,7 @@ from aar.researchers.providers.base import (
     ToolSpec,
     ToolUseBlock,
     Usage,
+    capped_client,
     context_window_for,
     error_detail,
     joined_text,
@@ -64,6 +65,7 @@ class AnthropicProvider(Provider):
         timeout_s: float = 600.0,
         context_window: int | None = None,
         thinking_budget: int | None = None,
+        temperature: float | None = None,
         prices: PriceTable | None = None,
     ) -> None:
         if thinking_budget is not None and thinking_budget < MIN_THINKING_BUDGET:
@@ -71,6 +73,14 @@ class AnthropicProvider(Provider):
                 f"thinking_budget must be at least {MIN_THINKING_BUDGET} tokens, "
                 f"got {thinking_budget}"
             )
+        if thinking_budget is not None and temperature is not None:
+            # The API refuses a temperature with extended thinking on.
+            raise ProviderConfigError("temperature cannot be set with thinking_budget")
+        if temperature is not None and not 0 <= temperature <= 1:
+            raise ProviderConfigError(
+                f"temperature must be in [0, 1] for Claude, got {temperature}"
+            )
+        self.temperature = temperature
         self.model = model
         self.context_window = context_window_for(model, context_window)
         self.thinking_budget = thinking_budget
@@ -88,15 +98,32 @@ class AnthropicProvider(Provider):
         tools: Sequence[ToolSpec],
         *,
         max_tokens: int = 4096,
+        timeout_s: float | None = None,
     ) -> Completion:
         """The next turn; with thinking on, ``max_tokens`` is on top of the thinking budget."""
         request = self._request(system, messages, tools, max_tokens)
         start = time.monotonic()
         try:
-            response = self._client.messages.create(**request)
+            client = capped_client(self._client, self._timeout_s, timeout_s)
+            response = client.messages.create(**request)
         except anthropic.APIError as error:
             raise self._error(error) from None
         return self._completion(response, time.monotonic() - start)
+
+    def count_tokens(
+        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> int | None:
+        """The API's own count of the prompt (free), or None where the endpoint cannot count
+        (a proxy or compatible server without the route): the caller then estimates."""
+        request = self._request(system, messages, tools, 1)
+        counted = {k: request[k] for k in ("model", "messages", "system", "tools", "thinking")
+                   if k in request}  # fmt: skip
+        try:
+            return self._client.messages.count_tokens(**counted).input_tokens
+        except anthropic.APIError:
+            # A failed count costs an estimate, never the step: the request itself will say
+            # what is wrong with the endpoint or key.
+            return None
 
     def close(self) -> None:
         self._client.close()
@@ -117,6 +144,8 @@ class AnthropicProvider(Provider):
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in tools
             ]
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
         if self.thinking_budget:
             request["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
         return request

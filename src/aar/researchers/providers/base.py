@@ -12,6 +12,9 @@ Usage counts follow Anthropic's convention: ``input_tokens`` are the *uncached* 
 tokens, so a prompt's size is ``input_tokens + cache_read_tokens + cache_write_tokens`` and
 its price is a plain weighted sum (``aar.researchers.providers.prices``).
 
+``count_tokens`` gives a prompt's exact size where the API has a counter (Anthropic's
+``count_tokens``); elsewhere it is None and the loop estimates (``aar.researchers.sizing``).
+
 Errors a provider raises (all ``AarError``): ``ProviderAuthError`` (bad or missing key),
 ``ContextTooLongError`` (the prompt does not fit), ``ProviderError`` (anything else, after the
 client's own retries on 429/5xx/overload and timeouts), ``ProviderConfigError`` (bad settings,
@@ -169,11 +172,21 @@ class Provider(ABC):
         tools: Sequence[ToolSpec],
         *,
         max_tokens: int = 4096,
+        timeout_s: float | None = None,
     ) -> Completion:
         """The model's next turn after ``messages``.
 
+        ``timeout_s`` caps this call's attempts below the provider's own timeout (the loop
+        passes what is left of the wall-time budget); when it is below that timeout the call
+        is not retried, so it never outlives the budget by more than one attempt.
         Raises ProviderAuthError, ContextTooLongError or ProviderError (see the module).
         """
+
+    def count_tokens(
+        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> int | None:
+        """The prompt's exact size in tokens where the API can count it, else None."""
+        return None
 
     @abstractmethod
     def close(self) -> None:
@@ -223,6 +236,16 @@ def context_window_for(model: str, configured: int | None = None) -> int:
         return configured
     known = glob_lookup(CONTEXT_WINDOWS, model)
     return int(known) if known is not None else DEFAULT_CONTEXT_WINDOW
+
+
+def capped_client(client: Any, timeout_s: float, cap_s: float | None) -> Any:
+    """An official client (``anthropic`` or ``openai``) whose attempts end within ``cap_s``.
+
+    Below the configured timeout the call gets no retries: one attempt is all the budget has.
+    """
+    if cap_s is None or cap_s >= timeout_s:
+        return client
+    return client.with_options(timeout=max(cap_s, 1.0), max_retries=0)
 
 
 def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:

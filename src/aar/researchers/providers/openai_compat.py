@@ -40,6 +40,7 @@ from aar.researchers.providers.base import (
     ToolSpec,
     ToolUseBlock,
     Usage,
+    capped_client,
     context_window_for,
     error_detail,
     parse_arguments,
@@ -75,12 +76,14 @@ class OpenAIProvider(Provider):
         timeout_s: float = 600.0,
         context_window: int | None = None,
         max_tokens_field: MaxTokensField = "max_tokens",
+        temperature: float | None = None,
         prices: PriceTable | None = None,
     ) -> None:
         self.model = model
         self.context_window = context_window_for(model, context_window)
         self.prices = prices or PriceTable.default()
         self.max_tokens_field = max_tokens_field
+        self.temperature = temperature
         self._key_env = api_key_env
         self._timeout_s = timeout_s
         self._client = openai.OpenAI(
@@ -94,17 +97,21 @@ class OpenAIProvider(Provider):
         tools: Sequence[ToolSpec],
         *,
         max_tokens: int = 4096,
+        timeout_s: float | None = None,
     ) -> Completion:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": _wire_messages(system, messages),
             self.max_tokens_field: max_tokens,
         }
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
         if tools:
             request["tools"] = [_wire_tool(tool) for tool in tools]
         start = time.monotonic()
         try:
-            response = self._client.chat.completions.create(**request)
+            client = capped_client(self._client, self._timeout_s, timeout_s)
+            response = client.chat.completions.create(**request)
         except openai.APIError as error:
             raise self._error(error) from None
         return self._completion(response, time.monotonic() - start)

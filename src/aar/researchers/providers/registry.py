@@ -35,6 +35,11 @@ PROVIDERS: Registry[ProviderFactory] = Registry(
 )
 
 _OPENAI_URL = "https://api.openai.com"
+# A request attempt on a slow local server (a long first prompt on a few CPU cores) takes
+# minutes; an API's rarely does. The loop also caps each call by the wall time left, so these
+# bound a stuck call without cutting a slow one short.
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_RETRIES = 3
 
 
 class ProviderConfig(BaseModel):
@@ -50,9 +55,12 @@ class ProviderConfig(BaseModel):
     api_key_env: str | None = Field(
         None, description="env var holding the key (None: the vendor's)"
     )
-    max_retries: int = Field(5, ge=0, description="retries on 429/5xx/overloaded and timeouts")
-    timeout_s: float = Field(600.0, gt=0, description="seconds per request attempt")
+    max_retries: int = Field(
+        DEFAULT_RETRIES, ge=0, description="retries on 429/5xx/overloaded and timeouts"
+    )
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="seconds per request attempt")
     context_window: int | None = Field(None, gt=0, description="tokens (None: known or default)")
+    temperature: float | None = Field(None, ge=0, le=2, description="sampling (None: the API's)")
     thinking_budget: int | None = Field(None, ge=1024, description="extended thinking (anthropic)")
     prices: Path | None = Field(None, description="TOML price table laid over the defaults")
     script: Path | None = Field(None, description="JSON list of turns (scripted)")
@@ -88,6 +96,7 @@ def _http_options(config: ProviderConfig, key: str, env: str) -> dict[str, Any]:
         "max_retries": config.max_retries,
         "timeout_s": config.timeout_s,
         "context_window": config.context_window,
+        "temperature": config.temperature,
         "prices": price_table(config),
     }
 

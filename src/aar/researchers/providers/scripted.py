@@ -139,6 +139,7 @@ class ScriptedProvider(Provider):
         tools: Sequence[ToolSpec],
         *,
         max_tokens: int = 4096,
+        timeout_s: float | None = None,
     ) -> Completion:
         start = time.monotonic()
         number = len(self.requests)

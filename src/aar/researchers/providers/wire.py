@@ -13,7 +13,9 @@ an assistant turn (text, thinking, tool calls, malformed tool-call arguments, us
 error (status, error type, body in the vendor's shape, headers) and can be slow (``delay_s``).
 Error replies carry ``retry-after-ms`` so the clients retry at once. When the queue is empty
 the server answers 500 with ``x-should-retry: false``, so a test that sends one request too
-many fails quickly with that message.
+many fails quickly with that message. ``POST /v1/messages/count_tokens`` answers outside the
+queue, with ``count_tokens(body)`` (by default a quarter of the body's JSON length); those
+requests go to ``counts``.
 
 Usage on the wire follows each vendor: Anthropic reports uncached ``input_tokens`` beside
 ``cache_read_input_tokens`` and ``cache_creation_input_tokens``; OpenAI reports the whole prompt
@@ -28,7 +30,7 @@ import json
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -37,6 +39,7 @@ from typing import Any
 from aar.researchers.providers.base import Usage
 
 ANTHROPIC_PATH = "/v1/messages"
+ANTHROPIC_COUNT_PATH = "/v1/messages/count_tokens"
 OPENAI_PATH = "/v1/chat/completions"
 
 _ERROR_TYPES = {
@@ -105,6 +108,9 @@ class FakeLLMServer:
     def __init__(self, replies: Iterable[FakeReply] = ()) -> None:
         self.replies: deque[FakeReply] = deque(replies)
         self.requests: list[RecordedRequest] = []
+        # Anthropic's count_tokens: answered from the body, never from the script.
+        self.counts: list[RecordedRequest] = []
+        self.count_tokens: Callable[[dict[str, Any]], int] = _quarter_of_json
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
@@ -163,6 +169,10 @@ def _handler_class(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path == ANTHROPIC_COUNT_PATH:
+                server.counts.append(RecordedRequest(self.path, headers, body))
+                self._send(200, {"input_tokens": server.count_tokens(body)}, {})
+                return
             if self.path not in (ANTHROPIC_PATH, OPENAI_PATH):
                 self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                 return
@@ -304,3 +314,7 @@ def _openai_tool_call(index: int, call: FakeToolCall) -> dict[str, Any]:
         "type": "function",
         "function": {"name": call.name, "arguments": raw},
     }
+
+
+def _quarter_of_json(body: dict[str, Any]) -> int:
+    return len(json.dumps(body)) // 4

@@ -11,6 +11,9 @@ A tool is a function ``(context, arguments) -> str`` whose arguments are a pydan
 
 ``Toolbox.call`` validates the model's arguments, runs the tool, turns the errors the model
 caused into error outcomes, caps the output, and records the call in the hub's audit log.
+An output over the cap is cut, and the whole of it saved in the workspace under
+``tool-outputs/`` (the last ``KEPT_OUTPUTS`` of them; snapshots leave the folder out), where
+the note at the cut says.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from aar.sandbox.base import SandboxPathError
 
 A = TypeVar("A", bound=BaseModel)
 MAX_OUTPUT = 20_000
+OUTPUTS_FOLDER = "tool-outputs"
+KEPT_OUTPUTS = 20
 
 
 class ToolError(AarError):
@@ -73,18 +78,20 @@ class Toolbox:
     def __init__(self, context: ToolContext, tools: Sequence[Tool]) -> None:
         self.context = context
         self.tools = {t.name: t for t in tools}
+        self._outputs_saved = 0
 
     def specs(self) -> list[ToolSpec]:
         return [t.spec() for t in self.tools.values()]
 
-    def call(self, call: ToolCall) -> ToolOutcome:
-        """Run one tool call; the model's mistakes become error outcomes, our bugs raise."""
+    def call(self, call: ToolCall, max_chars: int = MAX_OUTPUT) -> ToolOutcome:
+        """Run one tool call; the model's mistakes become error outcomes, our bugs raise.
+        Output over ``max_chars`` is cut and saved whole in the workspace."""
         started = time.perf_counter()
         try:
             content, is_error = self._run(call), False
         except (ToolError, SandboxPathError, HubError) as err:
             content, is_error = str(err), True
-        content = _capped(content)
+        content = self._capped(content, max_chars)
         seconds = time.perf_counter() - started
         self._audit(call, content, is_error, seconds)
         return ToolOutcome(content, is_error, seconds)
@@ -108,6 +115,28 @@ class Toolbox:
             seconds * 1000,
         )  # fmt: skip
 
+    def _capped(self, content: str, max_chars: int) -> str:
+        if len(content) <= max_chars:
+            return content
+        cut = len(content) - max_chars
+        where = self._save_output(content)
+        whole = (
+            f"; the whole output is in {where} (read parts of it with shell: sed -n, grep, tail)"
+            if where
+            else ""
+        )
+        return content[:max_chars] + f"\n[... {cut} more characters cut{whole}]"
+
+    def _save_output(self, content: str) -> str | None:
+        """Save a cut output in the workspace, round-robin over ``KEPT_OUTPUTS`` files."""
+        path = f"{OUTPUTS_FOLDER}/output-{self._outputs_saved % KEPT_OUTPUTS:02d}.txt"
+        try:
+            self.context.sandbox.write_file(path, content)
+        except SandboxPathError:
+            return None  # a full workspace: the cut output is all there is
+        self._outputs_saved += 1
+        return path
+
 
 def _problems(error: ValidationError) -> str:
     parts = []
@@ -115,10 +144,3 @@ def _problems(error: ValidationError) -> str:
         where = ".".join(str(p) for p in problem["loc"]) or "arguments"
         parts.append(f"{where}: {problem['msg']}")
     return "; ".join(parts)
-
-
-def _capped(content: str) -> str:
-    if len(content) <= MAX_OUTPUT:
-        return content
-    cut = len(content) - MAX_OUTPUT
-    return content[:MAX_OUTPUT] + f"\n[... {cut} more characters cut]"

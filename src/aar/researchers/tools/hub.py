@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aar.hub.client import BudgetExceededError
-from aar.researchers.tools.base import ToolError, tool
+from aar.researchers.tools.base import OUTPUTS_FOLDER, ToolError, tool
 from aar.researchers.tools.context import ToolContext
 
 Kind = Literal["result", "hypothesis", "insight", "error", "question"]
@@ -195,7 +195,7 @@ def share_snapshot(ctx: ToolContext, args: ShareArgs) -> str:
     workspace's root, the campaign can verify the results it produced."""
     snapshot = ctx.hub.upload_snapshot(
         ctx.sandbox.spec.workspace, parent_id=ctx.last_snapshot, note=args.note,
-        exclude=("snapshots",),
+        exclude=("snapshots", OUTPUTS_FOLDER),
     )  # fmt: skip
     ctx.last_snapshot = snapshot.id
     return f"snapshot {snapshot.id} ({snapshot.size} bytes)"
