@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from aar.campaign.config import CampaignConfig, load_config, save_config
+from aar.campaign.config import CampaignConfig, load_config, save_config, validate_config
 from aar.campaign.jobs import HubAccess, researcher_job
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.spend import Spend
@@ -30,7 +32,8 @@ def fields(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 
 def test_every_config_field_is_also_a_flag() -> None:
-    flagged = set(FLAG_FIELDS.values()) | {"task_options"}  # --task-option KEY=VALUE
+    # --task-option KEY=VALUE; groups are tables, in the config file alone
+    flagged = set(FLAG_FIELDS.values()) | {"task_options", "researchers.groups"}
     assert fields(CampaignConfig) == flagged
 
 
@@ -208,3 +211,50 @@ def test_model_settings_reach_each_llm_researcher(tmp_path: Path) -> None:
 def test_bad_model_settings_name_their_field(field: str, value: float, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, {"researchers.model": "qwen3", field: value})
+
+
+def test_researcher_groups_run_with_their_own_model_settings(tmp_path: Path) -> None:
+    file = tmp_path / "mixed.toml"
+    file.write_text(
+        '[researchers]\nmodel = "claude-opus-4-6"\nmax_tokens = 8192\n\n'
+        "[[researchers.groups]]\ncount = 2\n\n"
+        '[[researchers.groups]]\nname = "local"\ncount = 1\nmodel = "qwen2.5-coder"\n'
+        'base_url = "http://127.0.0.1:8080/v1"\ncontext_window = 8192\nmax_tokens = 1024\n'
+        "text_tool_calls = false\n"
+    )
+    config = load_config(file)
+    assert config.researchers.count == 3
+    assert [config.researchers.group_of(i) for i in range(4)] == [0, 0, 1, None]
+    argvs = []
+    for group in (0, 1, None):
+        researcher = ResearcherState(name="r01", token="t0k", group=group)
+        job = researcher_job(config, CampaignLayout(tmp_path), HubAccess("http://hub"),
+                             researcher, Spend(), 1.0)  # fmt: skip
+        argvs.append(list(job.argv))
+    claude, local, added = argvs
+    assert claude[claude.index("--model") + 1] == "claude-opus-4-6"
+    assert claude[claude.index("--max-tokens") + 1] == "8192"  # inherited
+    assert "--base-url" not in claude
+    assert local[local.index("--model") + 1] == "qwen2.5-coder"
+    assert local[local.index("--brain") + 1] == "openai"
+    assert local[local.index("--max-tokens") + 1] == "1024"
+    assert local[local.index("--context-window") + 1] == "8192"
+    assert "--no-text-tool-calls" in local
+    assert added == claude  # a researcher the operator adds takes [researchers]'s settings
+    saved = tmp_path / "saved.toml"
+    save_config(config, saved)
+    assert load_config(saved) == config
+
+
+@pytest.mark.parametrize(
+    ("researchers", "message"),
+    [
+        ({"count": 5, "groups": [{"count": 2}]}, "count is 5 but the groups hold 2 researchers"),
+        ({"groups": [{"count": 2, "brain": "openai"}]}, "groups.0: brain openai needs a model"),
+        ({"groups": [{"count": 1, "modle": "x"}]}, "researchers.groups.0.modle: unknown field"),
+        ({"groups": [{"count": 0}]}, "researchers.groups.0.count: Input should be greater"),
+    ],
+)
+def test_bad_groups_are_named(researchers: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_config({"researchers": researchers}, "mixed.toml")

@@ -51,6 +51,21 @@ def test_the_meter_counts_model_spend_and_submissions_as_the_transcript_grows(
         handle.write('9, "usage": {}}\n' + line(kind="event", event="stop", reason="budget"))
     spent = meter.read()
     assert (spent.steps, spent.dollars, spent.last_stop) == (2, 99.25, "budget")
+    assert (spent.tool_calls, spent.tool_errors) == ({"submit_predictions": 2}, 1)
+
+
+def test_the_meter_counts_tool_calls_by_name_and_compactions(tmp_path: Path) -> None:
+    path = tmp_path / "r03.jsonl"
+    path.write_text(
+        line(kind="event", event="start", brain="openai")
+        + line(kind="tool", name="shell", is_error=False)
+        + line(kind="tool", name="shell", is_error=True)
+        + line(kind="tool", name="python", is_error=False)
+        + line(kind="event", event="compaction", number=1)
+    )
+    spent = TranscriptMeter(path).read()
+    assert spent.tool_calls == {"shell": 2, "python": 1}
+    assert (spent.tool_errors, spent.compactions) == (1, 1)
 
 
 def test_the_baseline_counts_its_tool_calls_as_steps(tmp_path: Path) -> None:

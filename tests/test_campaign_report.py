@@ -107,7 +107,16 @@ def _leaderboard() -> list[LeaderboardRow]:
 def _researchers() -> list[Researcher]:
     llm = {"brain": "llm", "model": "claude-opus-4-6"}
     return [
-        Researcher(name="alice", direction="calibration", status="finished", **llm, steps=212),
+        Researcher(
+            name="alice",
+            direction="calibration",
+            status="finished",
+            **llm,
+            steps=212,
+            tool_calls={"shell": 120, "submit_predictions": 40},
+            tool_errors=7,
+            compactions=3,
+        ),
         Researcher(name="bob", direction="data", status="stopped", reason="budget spent", **llm),
         Researcher(name="carol", brain="baseline", status="failed", reason="crashed", restarts=2),
     ]
@@ -272,6 +281,11 @@ def test_html_ranks_verified_entries_first_and_escapes(report: Path) -> None:
     assert len(tables["heldout"]) == 2
     assert {row[1] for row in tables["incidents"]} == {"carol", "bob"}
     assert tables["flags"][0][2] == "8"
+    tools = {row[0]: row[7] for row in tables["researchers"]}
+    assert " ".join(tools["alice"].split()) == (
+        "shell 120, submit_predictions 40 (7 failed; 3 compactions)"
+    )
+    assert tools["carol"] == "—"
 
 
 def test_empty_summary_renders(tmp_path: Path) -> None:

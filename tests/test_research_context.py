@@ -156,3 +156,29 @@ def test_a_slow_call_never_outlives_the_wall_time_budget(world: Lab, tmp_path: P
         minutes = loop.summary()["minutes"]
     assert reason == "wall-time budget reached"
     assert minutes < 0.2  # 3 s of budget, not the 300 s timeout
+
+
+def test_near_the_limit_the_apis_own_count_decides(
+    world: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The guess (13 000 known tokens and a little) would fit; the API counts 19 000 of 20 000.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-x")
+    used = Usage(input_tokens=13_000, output_tokens=5)
+    script = [call("notebook", usage=used), call("notebook", append="saved"), call("leaderboard")]
+    log_path = tmp_path / "t.jsonl"
+    with FakeLLMServer(script) as server, Transcript(log_path) as log:
+        server.count_tokens = lambda body: 19_000
+        config = ProviderConfig(
+            kind="anthropic",
+            model="claude-opus-4-6",
+            max_retries=0,
+            base_url=server.anthropic_base_url,
+            context_window=20_000,
+        )
+        loop = ResearchLoop(make_provider(config), world.toolbox("hal"), log, "sys",
+                            LLMBudget(steps=3))  # fmt: skip
+        loop.run()
+        counted = len(server.counts)
+    assert counted >= 1
+    [compaction] = [e for e in events(log_path) if e["event"] == "compaction"]
+    assert compaction["why"] == "the context is nearly full"

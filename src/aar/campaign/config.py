@@ -22,6 +22,12 @@ A file looks like this (every table and field is optional; these are the default
     sandbox = "bwrap"
     extra_distributions = []       # more packages in the sandboxes' curated Python
 
+    # [[researchers.groups]]       # a mixed fleet: each group sets what differs and
+    # count = 2                    # takes the rest from [researchers]; count is their sum
+    # model = "qwen2.5-coder"
+    # base_url = "http://127.0.0.1:8080/v1"
+    # context_window = 8192
+
     [budget]                       # per researcher, hard stops
     minutes = 3.0
     submissions = 60
@@ -59,6 +65,32 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+MODEL_FIELDS = (
+    "brain", "model", "base_url", "api_key_env", "script", "prices", "context_window",
+    "max_tokens", "request_timeout", "max_retries", "temperature", "text_tool_calls",
+)  # fmt: skip
+"""The fields a researcher group may set for itself."""
+
+
+class ResearcherGroup(_Section):
+    """Researchers that share model settings; an unset field takes ``[researchers]``'s."""
+
+    name: str | None = Field(None, description="a label for the report")
+    count: int = Field(ge=1, le=256, description="researchers in this group")
+    brain: Brain | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    script: Path | None = None
+    prices: Path | None = None
+    context_window: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, ge=64)
+    request_timeout: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0)
+    temperature: float | None = Field(None, ge=0, le=2)
+    text_tool_calls: bool | None = None
+
+
 class ResearchersConfig(_Section):
     count: int = Field(4, ge=1, le=256, description="researchers started at the beginning")
     brain: Brain | None = Field(None, description="who decides (default: baseline, or by model)")
@@ -77,6 +109,13 @@ class ResearchersConfig(_Section):
     max_retries: int | None = Field(None, ge=0, description="retries on 429/5xx/timeouts (None: 3)")
     temperature: float | None = Field(
         None, ge=0, le=2, description="sampling temperature (None: the server's)"
+    )
+    text_tool_calls: bool | None = Field(
+        None, description="parse tool calls written as text (None: on for openai endpoints)"
+    )
+    groups: list[ResearcherGroup] = Field(
+        default_factory=list,
+        description="groups with their own model settings; each inherits what it leaves unset",
     )
     directions: list[str] = Field(default_factory=list, description="direction names to deal")
     directions_file: Path | None = Field(None, description="custom directions (TOML or folder)")
@@ -108,16 +147,59 @@ class ResearchersConfig(_Section):
         except ConfigError as err:
             raise ConfigError(f"researchers.extra_distributions: {err}") from None
 
+    def group_of(self, index: int) -> int | None:
+        """The group of the ``index``-th researcher enrolled (None: no groups)."""
+        end = 0
+        for number, group in enumerate(self.groups):
+            end += group.count
+            if index < end:
+                return number
+        return None
+
+    def settings(self, group: int | None) -> ResearchersConfig:
+        """The settings a researcher of ``group`` runs with (None: these)."""
+        if group is None or group >= len(self.groups):
+            return self
+        own = self.groups[group].model_dump(include=set(MODEL_FIELDS), exclude_none=True)
+        return self.model_copy(update={**own, "groups": []})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_groups(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or not isinstance(raw.get("groups"), list):
+            return raw
+        total = sum(g.get("count", 0) for g in raw["groups"] if isinstance(g, dict))
+        if raw["groups"] and "count" in raw and raw["count"] != total:
+            raise ValueError(
+                f"count is {raw['count']} but the groups hold {total} researchers: "
+                "leave count out, or make them agree"
+            )
+        return {**raw, "count": total} if raw["groups"] else raw
+
+    @model_validator(mode="after")
+    def _check_groups(self) -> ResearchersConfig:
+        for number, _ in enumerate(self.groups):
+            problem = self.settings(number)._brain_problem()
+            if problem:
+                raise ValueError(f"groups.{number}: {problem}")
+        return self
+
     @model_validator(mode="after")
     def _check_brain(self) -> ResearchersConfig:
-        brain = self.resolved_brain
-        if brain in ("anthropic", "openai") and not self.model:
-            raise ValueError(f"brain {brain} needs a model (researchers.model / --model)")
-        if brain == "scripted" and self.script is None:
-            raise ValueError("brain scripted needs a script (researchers.script / --script)")
+        problem = self._brain_problem()
+        if problem:
+            raise ValueError(problem)
         if self.sandbox == "process" and not self.allow_unsafe:
             raise ValueError("sandbox process does not isolate researchers: set allow_unsafe")
         return self
+
+    def _brain_problem(self) -> str | None:
+        brain = self.resolved_brain
+        if brain in ("anthropic", "openai") and not self.model:
+            return f"brain {brain} needs a model (researchers.model / --model)"
+        if brain == "scripted" and self.script is None:
+            return "brain scripted needs a script (researchers.script / --script)"
+        return None
 
 
 class BudgetConfig(_Section):

@@ -36,7 +36,9 @@ def enroll(config: CampaignConfig, state: CampaignState, operator: HubClient) ->
     dealt = assign(config.researchers.count, directions(config), seed=config.split_seed)
     taken = {a.name for a in operator.accounts()}
     for _ in range(max(missing, 0)):
-        add_researcher(config, state, operator, taken, dealt[len(state.researchers)].name)
+        index = len(state.researchers)
+        group = config.researchers.group_of(index)
+        add_researcher(config, state, operator, taken, dealt[index].name, group)
     b = config.budget
     for account in operator.accounts():
         if account.name in state.researchers and (
@@ -54,6 +56,7 @@ def add_researcher(
     operator: HubClient,
     taken: set[str],
     direction: str | None,
+    group: int | None = None,
 ) -> ResearcherState:
     """A new researcher; an account a killed campaign made but never saved gets a new token."""
     name = state.next_name()
@@ -63,7 +66,7 @@ def add_researcher(
         token = operator.create_researcher(
             name, per_hour=config.budget.submissions_per_hour, total=config.budget.submissions
         ).token
-    researcher = ResearcherState(name=name, token=token, direction=direction)
+    researcher = ResearcherState(name=name, token=token, direction=direction, group=group)
     state.researchers[name] = researcher
     taken.add(name)
     return researcher

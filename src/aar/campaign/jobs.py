@@ -42,7 +42,7 @@ def researcher_job(
     minutes: float,
 ) -> ResearcherJob:
     """The job that runs ``researcher`` for at most ``minutes`` more."""
-    r, name = config.researchers, researcher.name
+    r, name = config.researchers.settings(researcher.group), researcher.name
     argv = [sys.executable, "-m", "aar", "research", "--task", config.task]
     argv += [
         "--bundle",
@@ -64,9 +64,11 @@ def researcher_job(
             request_timeout=r.request_timeout, max_retries=r.max_retries,
             temperature=r.temperature,
         )  # fmt: skip
+        if r.text_tool_calls is not None:
+            argv += ["--text-tool-calls" if r.text_tool_calls else "--no-text-tool-calls"]
     for name in r.extra_distributions:
         argv += ["--extra-distribution", name]
-    argv += _left(config, spent)
+    argv += _left(config, r.resolved_brain, spent)
     resources = {"num_cpus": config.executor.cpus, "num_gpus": config.executor.gpus}
     return ResearcherJob(
         name=name,
@@ -85,10 +87,10 @@ def _optional(**flags: object) -> list[str]:
     return argv
 
 
-def _left(config: CampaignConfig, spent: Spend) -> list[str]:
+def _left(config: CampaignConfig, brain: str, spent: Spend) -> list[str]:
     """What is left of the budgets the researcher process counts itself: its own, capped by
     an even share of the fleet's, so the fleet's dollars and tokens hold as hard stops too."""
-    if config.researchers.resolved_brain == "baseline":
+    if brain == "baseline":
         return []  # the baseline spends no model budget; the hub counts its submissions
     b, f = config.budget, config.fleet
     dollars = _smallest(b.dollars, _share(f.dollars, config))

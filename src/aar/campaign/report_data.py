@@ -109,10 +109,13 @@ def _researchers(
     found = []
     for name, r in state.researchers.items():
         spent = TranscriptMeter(layout.transcript(name)).read()
+        own = config.researchers.settings(r.group)
         found.append(Researcher(
-            name=name, brain=config.researchers.resolved_brain, model=config.researchers.model,
+            name=name, brain=own.resolved_brain, model=own.model,
             direction=r.direction, status=r.status, reason=r.reason, restarts=r.restarts,
             steps=spent.steps, dollars=spent.dollars, tokens=spent.tokens,
+            tool_calls=dict(spent.tool_calls), tool_errors=spent.tool_errors,
+            compactions=spent.compactions,
             submissions=sum(1 for s in scorings if s.researcher == name), hours=r.seconds / 3600,
             best_public_pgr=_or_none(best_public.get(name, -math.inf)),
             entry_private_pgr=_or_none(entries.get(name, -math.inf)),

@@ -23,6 +23,10 @@ class Spend:
     dollars: float = 0.0
     tokens: int = 0
     submissions: int = 0
+    tool_calls: dict[str, int] = field(default_factory=dict)
+    """Calls per tool name."""
+    tool_errors: int = 0
+    compactions: int = 0
     last_stop: str | None = None
     """The reason in the newest ``stop`` event (None while it runs or after a crash)."""
     last_at: str | None = None
@@ -59,11 +63,16 @@ class TranscriptMeter:
             s.dollars += float(line.get("cost_usd") or 0.0)
             s.tokens += sum(int(v) for v in (line.get("usage") or {}).values())
         elif kind == "tool":
+            name = str(line.get("name"))
+            s.tool_calls[name] = s.tool_calls.get(name, 0) + 1
+            s.tool_errors += bool(line.get("is_error"))
             if self._brain == "baseline":
                 s.steps += 1  # the baseline has no model turns: its steps are its tool calls
             if line.get("name") == "submit_predictions" and not line.get("is_error"):
                 s.submissions += 1
         elif kind == "event" and line.get("event") == "start":
             s.last_stop, self._brain = None, line.get("brain")
+        elif kind == "event" and line.get("event") == "compaction":
+            s.compactions += 1
         elif kind == "event" and line.get("event") == "stop":
             s.last_stop = str(line.get("reason"))

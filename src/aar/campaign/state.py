@@ -32,6 +32,7 @@ class ResearcherState(BaseModel):
     name: str
     token: str
     direction: str | None = None
+    group: int | None = Field(None, description="its researcher group (None: [researchers])")
     status: ResearcherStatus = "pending"
     reason: str | None = None
     restarts: int = 0

@@ -44,6 +44,7 @@ FLAG_FIELDS = {
     "prices": "researchers.prices", "context_window": "researchers.context_window",
     "max_tokens": "researchers.max_tokens", "request_timeout": "researchers.request_timeout",
     "max_retries": "researchers.max_retries", "temperature": "researchers.temperature",
+    "text_tool_calls": "researchers.text_tool_calls",
     "direction": "researchers.directions", "directions_file": "researchers.directions_file",
     "sandbox": "researchers.sandbox", "allow_unsafe": "researchers.allow_unsafe",
     "max_restarts": "researchers.max_restarts",
@@ -109,6 +110,10 @@ def run(
     ] = None,
     temperature: Annotated[
         float | None, Opt(help="Sampling temperature.", rich_help_panel=R)
+    ] = None,
+    text_tool_calls: Annotated[
+        bool | None,
+        Opt(help="Parse tool calls written as text (default: on for openai).", rich_help_panel=R),
     ] = None,
     direction: Annotated[
         list[str] | None, Opt(help="Directions to deal (repeat).", rich_help_panel=R)

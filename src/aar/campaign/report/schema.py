@@ -93,6 +93,11 @@ class Researcher(_Model):
     dollars: float = 0.0
     tokens: int = 0
     submissions: int = 0
+    tool_calls: dict[str, int] = {}
+    """Its tool calls per tool name, from its transcript."""
+    tool_errors: int = 0
+    compactions: int = 0
+    """Times its context was compacted (LLM researchers)."""
     hours: float = 0.0
     """Wall hours it ran."""
     best_public_pgr: float | None = None
