@@ -1,0 +1,95 @@
+"""A real small instruct model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF) behind llama.cpp's
+OpenAI-compatible server drives a researcher: ``aar doctor``, then ``aar run`` on the toy task.
+
+These assert that the path works with a real model and its real server (tool calls the loop
+parses, code run in the bwrap sandbox, a context small enough to need compaction), never the
+quality of the research. See tests/realmodelkit.py for where the model comes from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aar.researchers.sizing import guess_tokens
+from aar.researchers.tools import default_tools
+from tests.campaignkit import SMALL_TOY, campaign_hub, finish, sandbox_flags, start
+from tests.realmodelkit import MODEL_ALIAS, llama_server, real_model
+
+pytestmark = pytest.mark.slow
+
+SANDBOX_TOOLS = {"shell", "python", "read_file", "write_file", "edit_file", "list_files",
+                 "search_files", "run_method"}  # fmt: skip
+
+
+def test_the_token_guess_is_never_below_the_models_own_tokenizer() -> None:
+    from llama_cpp import Llama
+
+    tokenizer = Llama(str(real_model()), vocab_only=True, verbose=False)
+    specs = json.dumps([[t.spec().name, t.spec().description, t.spec().parameters]
+                        for t in default_tools()])  # fmt: skip
+    samples = {
+        "tool schemas": specs,
+        "python": Path(__file__).read_text(),
+        "numbers": "\n".join(
+            " ".join(f"{(i * j) % 997 / 997:.4f}" for j in range(8)) for i in range(60)
+        ),
+        "labels": json.dumps({"predictions": [i * 7 % 2 for i in range(400)]}),
+        "ls -l": "\n".join(
+            f"-rw-r--r-- 1 root root {i * 7919} Dec  4 11:22 seed{i}.npy" for i in range(40)
+        ),
+    }
+    for name, text in samples.items():
+        true = len(tokenizer.tokenize(text.encode(), add_bos=False))
+        assert true <= guess_tokens(text) <= 1.4 * true, name
+
+
+def run_doctor(base_url: str, context: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aar", "doctor", "--model", MODEL_ALIAS, "--base-url", base_url,
+         "--context-window", str(context)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def steps(transcript: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in transcript.read_text().splitlines()]
+
+
+def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> None:
+    context = 6144  # small: aar's first prompt alone is about 3 800 tokens of it
+    folder = tmp_path / "campaign"
+    with llama_server(real_model(), context, log=tmp_path / "llama.log") as base_url:
+        doctor = run_doctor(base_url, context)
+        assert "a researcher's first prompt" in doctor.stdout, doctor.stdout + doctor.stderr
+        process = start(
+            "--dir", str(folder), *SMALL_TOY, "--researchers", "1", "--model", MODEL_ALIAS,
+            "--base-url", base_url, "--context-window", str(context), "--max-tokens", "512",
+            "--temperature", "0", "--request-timeout", "600", "--researcher-steps", "8",
+            "--budget-minutes", "12", "--heldout-task", "toy", "--verify-top-k", "1",
+            *sandbox_flags(),
+        )  # fmt: skip
+        output = finish(process, timeout=1500)
+    transcript = steps(folder / "transcripts" / "r01.jsonl")
+    calls = [c for s in transcript if s["kind"] == "model" for c in s["tool_calls"]]
+    tools = [s for s in transcript if s["kind"] == "tool"]
+    # The model wrote its calls as text; the loop parsed them and the toolbox ran them.
+    assert calls, output
+    assert all(c.get("source") == "text" for c in calls)
+    ran = [t for t in tools if t["name"] in SANDBOX_TOOLS]
+    assert ran, [t["name"] for t in tools]
+    with campaign_hub(folder) as operator:
+        audited = operator.audit(actor="r01", kind="tool_call")
+    assert sorted(e.action for e in audited) == sorted(t["name"] for t in tools)
+    summary = json.loads((folder / "report" / "summary.json").read_text())
+    [researcher] = summary["researchers"]
+    assert researcher["model"] == MODEL_ALIAS
+    assert sum(researcher["tool_calls"].values()) == len(tools)
+    assert researcher["tokens"] > 3000
+    assert not researcher["reason"].startswith("provider failed"), researcher["reason"]
