@@ -2,6 +2,7 @@
 
     calls = parse_text_calls(completion_text, {"read_file", "shell"})
     # (ToolCall("call_...", "read_file", {"path": "a.txt"}, ..., from_text=True), ...)
+    tool_use_blocks(calls)                    # for the history: ToolUseBlock(..., from_text=True)
     names = text_call_names(history)          # {call id: tool name} of the text calls
     text_results(user_message.content, names) # '<tool_response>\\n{"name": ...}\\n</tool_response>'
 
@@ -69,6 +70,11 @@ def tool_response(name: str, content: str, *, is_error: bool = False) -> str:
         body["error"] = True
     body["content"] = content
     return f"<tool_response>\n{json.dumps(body, ensure_ascii=False)}\n</tool_response>"
+
+
+def tool_use_blocks(calls: Sequence[ToolCall]) -> tuple[ToolUseBlock, ...]:
+    """The history blocks of calls read from text (marked, so they go back as text)."""
+    return tuple(ToolUseBlock(c.id, c.name, c.arguments or {}, from_text=True) for c in calls)
 
 
 def text_call_names(messages: Sequence[Message]) -> dict[str, str]:
