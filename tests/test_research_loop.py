@@ -171,3 +171,32 @@ def test_provider_failure_and_an_idle_model_end_the_run(
     with Transcript(tmp_path / "b.jsonl") as log:
         reason = ResearchLoop(idle, world.toolbox("frank"), log, "", LLMBudget()).run()
     assert reason == "the model stopped calling tools"
+
+
+def test_a_call_written_as_text_is_run_by_the_toolbox(
+    world: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small model behind a server without a tool-call parser writes its call as text.
+    written = (
+        "I will note the plan.\n<tool_call>\n"
+        '{"name": "write_file", "arguments": {"path": "plan.md", "content": "try vanilla"}}\n'
+        "</tool_call>"
+    )
+    script = [FakeReply(text=written), call("leaderboard")]
+    box = world.toolbox("gina")
+    with FakeLLMServer(script) as server, Transcript(tmp_path / "g.jsonl") as log:
+        provider = provider_for("openai", server, monkeypatch)
+        loop = ResearchLoop(provider, box, log, "sys", LLMBudget(steps=2))
+        assert loop.run() == "step budget reached"
+        sent = server.requests[-1].body["messages"]
+    assert (box.context.sandbox.spec.workspace / "plan.md").read_text() == "try vanilla"
+    assert sent[-2] == {"role": "assistant", "content": written}
+    assert sent[-1]["role"] == "user"
+    assert sent[-1]["content"] == (
+        '<tool_response>\n{"name": "write_file", "content": "wrote 11 characters to plan.md"}\n'
+        "</tool_response>"
+    )
+    steps = read_transcript(tmp_path / "g.jsonl")
+    [first, second] = [s for s in steps if s["kind"] == "model"]
+    assert [(c["name"], c["source"]) for c in first["tool_calls"]] == [("write_file", "text")]
+    assert [(c["name"], c["source"]) for c in second["tool_calls"]] == [("leaderboard", "native")]

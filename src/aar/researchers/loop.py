@@ -150,8 +150,9 @@ class ResearchLoop:
         self.spend.steps += 1
         self.transcript.append(
             "model", text=completion.text, thinking=completion.thinking,
-            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments,
-                         "error": c.error} for c in completion.tool_calls],
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments, "error": c.error,
+                         "source": "text" if c.from_text else "native"}
+                        for c in completion.tool_calls],
             usage=completion.usage.__dict__, cost_usd=completion.cost_usd,
             stop_reason=completion.stop_reason, seconds=completion.duration_s,
         )  # fmt: skip
