@@ -9,8 +9,14 @@ The loop is light on prescribed workflow: the system prompt sets the scene, the 
 
 It stops at the first budget reached (tokens, dollars, wall time, submissions, steps), when
 the operator stops the researcher (or the hub refuses it), when the provider fails after its
-own retries, or when the model stops calling tools. The reason goes to the transcript. While
-the operator has the researcher paused, the loop waits.
+own retries, when the model stops calling tools, or when it is stuck on one failing call. The
+reason goes to the transcript. While the operator has the researcher paused, the loop waits.
+
+A stuck model (``aar.researchers.repeats``): from the ``max_repeated_failures``-th time in a
+row the model makes the same call (same tool, same arguments) and it fails, the result tells
+it so; after twice that many identical failures in a row the loop stops. A success or a
+different call starts the count over. The transcript's model records say whether each call
+was native or read from the model's text (``source``).
 
 Long runs: when a prompt fills ``compact_at`` of the context window, the model is asked to
 write its state to the notebook, and the next context starts from the notebook alone.
@@ -34,6 +40,7 @@ from aar.researchers.providers.base import (
     ToolResultBlock,
     Usage,
 )
+from aar.researchers.repeats import RepeatedFailures
 from aar.researchers.tools import Toolbox
 
 KICKOFF = (
@@ -88,6 +95,7 @@ class ResearchLoop:
         max_tokens: int = 4096,
         compact_at: float = 0.8,
         max_idle_turns: int = 3,
+        max_repeated_failures: int | None = 3,
         poll_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -96,6 +104,7 @@ class ResearchLoop:
         self.compact_at, self.max_idle_turns = compact_at, max_idle_turns
         self.poll_seconds, self.sleep = poll_seconds, sleep
         self.spend = Spend()
+        self.repeats = RepeatedFailures(max_repeated_failures)
 
     def run(self) -> str:
         """Research until a stop; returns (and records) the reason."""
@@ -125,7 +134,9 @@ class ResearchLoop:
 
     def _steps(self, messages: list[Message]) -> str:
         idle = 0
-        while (reason := self._exhausted() or self._operator_stop()) is None:
+        while (
+            reason := self._exhausted() or self.repeats.stop_reason or self._operator_stop()
+        ) is None:
             completion = self._complete(messages)
             messages.append(completion.message)
             if not completion.tool_calls:
@@ -164,11 +175,13 @@ class ResearchLoop:
             outcome = self.toolbox.call(call)
             if call.name == "submit_predictions" and not outcome.is_error:
                 self.spend.submissions += 1
+            note = self.repeats.observe(call, outcome.is_error)  # "" unless stuck on it
             self.transcript.append(
                 "tool", id=call.id, name=call.name, arguments=call.arguments,
-                result=outcome.content[:4000], is_error=outcome.is_error, seconds=outcome.seconds,
+                result=outcome.content[:4000] + note, is_error=outcome.is_error,
+                seconds=outcome.seconds,
             )  # fmt: skip
-            results.append(ToolResultBlock(call.id, outcome.content, outcome.is_error))
+            results.append(ToolResultBlock(call.id, outcome.content + note, outcome.is_error))
         return tuple(results)
 
     def _compact(self, messages: list[Message]) -> list[Message]:
