@@ -118,8 +118,7 @@ def _tool_call_tag(body: str) -> list[ToolCall]:
         found = _NAME.search(inner)
         problem = f"the JSON in <tool_call> tags does not parse ({_json_error(inner)})"
         return [_broken(found["name"] if found else "", inner, f"{problem}; write {_SHAPE}")]
-    items = [item for value in values for item in (value if isinstance(value, list) else [value])]
-    return [_tagged_item(_unwrapped(item), inner) for item in items]
+    return [_tagged_item(_unwrapped(item), inner) for item in _items(values)]
 
 
 def _tagged_item(item: Any, body: str) -> ToolCall:
@@ -191,15 +190,19 @@ def _json_error(text: str) -> str:
 
 def _offered(values: list[Any], tools: Collection[str]) -> tuple[ToolCall, ...]:
     """The objects among ``values`` (or in lists among them) that call an offered tool."""
-    items = [item for value in values for item in (value if isinstance(value, list) else [value])]
     calls = []
-    for item in map(_unwrapped, items):
+    for item in map(_unwrapped, _items(values)):
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str) or name not in tools:
             continue
         if "arguments" in item or "parameters" in item:
             calls.append(_call(name, item.get("arguments", item.get("parameters"))))
     return tuple(calls)
+
+
+def _items(values: list[Any]) -> list[Any]:
+    """The values, with lists (several calls at once) opened."""
+    return [item for value in values for item in (value if isinstance(value, list) else [value])]
 
 
 def _unwrapped(item: Any) -> Any:
