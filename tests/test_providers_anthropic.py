@@ -212,3 +212,29 @@ def test_stop_reason_and_empty_system_prompt(
     assert completion.stop_reason == "max_tokens"
     # The API rejects an empty system text block: none is sent.
     assert "system" not in server.requests[0].body
+
+
+def test_text_tool_calls_are_off_by_default_and_go_back_as_text_when_on(
+    server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = '<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>'
+    server.add(FakeReply(text=text), FakeReply(text=text), FakeReply(text="Done."))
+    with claude(server, monkeypatch) as provider:
+        assert provider.complete(SYSTEM, [QUESTION], [READ]).tool_calls == ()
+    with claude(server, monkeypatch, text_tool_calls=True) as provider:
+        first = provider.complete(SYSTEM, [QUESTION], [READ])
+        [call] = first.tool_calls
+        results = Message("user", (ToolResultBlock(call.id, "nope", is_error=True),))
+        provider.complete(SYSTEM, [QUESTION, first.message, results], [READ])
+    assert (call.name, call.arguments, first.stop_reason) == (
+        "read_file",
+        {"path": "a.txt"},
+        "tool_use",
+    )
+    response = (
+        '<tool_response>\n{"name": "read_file", "error": true, "content": "nope"}\n</tool_response>'
+    )
+    assert server.requests[2].body["messages"][1:] == [
+        {"role": "assistant", "content": [{"type": "text", "text": text}]},
+        {"role": "user", "content": [{"type": "text", "text": response, "cache_control": CACHE}]},
+    ]

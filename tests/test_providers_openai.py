@@ -1,6 +1,6 @@
 """The OpenAI-compatible provider through the real ``openai`` client against the fake wire
 server: function tools, ``role: "tool"`` results, malformed arguments, finish reasons, cached
-tokens, reasoning text, and a local endpoint that needs no key."""
+tokens, reasoning text, a local endpoint that needs no key, and tool calls written as text."""
 
 from __future__ import annotations
 
@@ -196,3 +196,48 @@ def test_local_endpoint_needs_no_key(
         assert provider.complete(SYSTEM, [QUESTION], []).text == "hello"
         assert provider.context_window == 8192
     assert server.requests[0].headers["authorization"] == "Bearer none"
+
+
+TEXT_CALL = (
+    'I will read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a.txt"}}\n'
+    "</tool_call>"
+)
+
+
+def test_a_call_written_as_text_is_run_and_goes_back_as_text(server: FakeLLMServer) -> None:
+    # llama.cpp without a tool-call parser: the call is in the content, finish_reason "stop".
+    server.add(FakeReply(text=TEXT_CALL), FakeReply(text="It says hi."))
+    with local_model(server) as provider:
+        first = provider.complete(SYSTEM, [QUESTION], [READ, LIST])
+        [call] = first.tool_calls
+        results = Message("user", (ToolResultBlock(call.id, "hi"), TextBlock("Be brief.")))
+        provider.complete(SYSTEM, [QUESTION, first.message, results], [READ, LIST])
+
+    assert (call.name, call.arguments, call.from_text) == ("read_file", {"path": "a.txt"}, True)
+    assert (first.text, first.stop_reason) == (TEXT_CALL, "tool_use")
+    assert first.message == Message(
+        "assistant",
+        (TextBlock(TEXT_CALL), ToolUseBlock(call.id, "read_file", {"path": "a.txt"}, True)),
+    )
+    # No tool_calls and no role "tool": the server may not support them.
+    assert server.requests[1].body["messages"][2:] == [
+        {"role": "assistant", "content": TEXT_CALL},
+        {
+            "role": "user",
+            "content": '<tool_response>\n{"name": "read_file", "content": "hi"}\n'
+            "</tool_response>\n\nBe brief.",
+        },
+    ]
+
+
+def test_native_calls_win_and_text_calls_can_be_switched_off(server: FakeLLMServer) -> None:
+    native = FakeToolCall("list_files", {}, id="call_L")
+    server.add(FakeReply(text=TEXT_CALL, tool_calls=(native,)), FakeReply(text=TEXT_CALL))
+    with local_model(server) as provider:
+        both = provider.complete(SYSTEM, [QUESTION], [READ, LIST])
+    with local_model(server, text_tool_calls=False) as provider:
+        off = provider.complete(SYSTEM, [QUESTION], [READ, LIST])
+    assert [(c.id, c.name, c.from_text) for c in both.tool_calls] == [
+        ("call_L", "list_files", False)
+    ]
+    assert (off.tool_calls, off.stop_reason, off.text) == ((), "end_turn", TEXT_CALL)

@@ -1,7 +1,10 @@
 """make_provider: unknown kinds list the valid ones, missing keys name their variable,
-settings a kind does not support are refused, and context windows come from config or table."""
+settings a kind does not support are refused, context windows come from config or table, and
+text tool calls are on for OpenAI-compatible servers unless configured off."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -108,3 +111,32 @@ def test_config_is_frozen_and_strict() -> None:
         ProviderConfig.model_validate({"kind": "openai", "model": "m", "api_key": "sk-inline"})
     with pytest.raises(ValidationError, match="max_retries"):
         ProviderConfig(kind="openai", model="m", max_retries=-1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "configured", "reads_text"),
+    [
+        ("openai", None, True),
+        ("openai", False, False),
+        ("anthropic", None, False),
+        ("anthropic", True, True),
+        ("scripted", None, False),
+        ("scripted", True, True),
+    ],
+)
+def test_text_tool_calls_are_on_for_openai_compatible_servers_by_default(
+    kind: str,
+    configured: bool | None,
+    reads_text: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    script = tmp_path / "script.json"
+    script.write_text("[]")
+    config = ProviderConfig(
+        kind=kind, model="m", base_url="http://127.0.0.1:9/v1", text_tool_calls=configured,
+        script=script if kind == "scripted" else None,
+    )  # fmt: skip
+    with make_provider(config) as provider:
+        assert getattr(provider, "text_tool_calls", None) is reads_text

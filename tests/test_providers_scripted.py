@@ -157,3 +157,14 @@ def test_a_bad_script_file_is_a_config_error(tmp_path: Path, content: str, compl
     script.write_text(content)
     with pytest.raises(ProviderConfigError, match=complaint):
         ScriptedProvider.from_file(script)
+
+
+def test_text_tool_calls_when_asked_for() -> None:
+    text = '<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"}}</tool_call>'
+    plain = ScriptedProvider([text]).complete("system", [HELLO], TOOLS)
+    reading = ScriptedProvider([text], text_tool_calls=True).complete("system", [HELLO], TOOLS)
+    assert (plain.tool_calls, plain.stop_reason) == ((), "end_turn")
+    [call] = reading.tool_calls
+    assert (call.name, call.arguments, call.from_text) == ("read_file", {"path": "a.txt"}, True)
+    assert reading.stop_reason == "tool_use"
+    assert reading.message.content[1] == ToolUseBlock(call.id, "read_file", {"path": "a.txt"}, True)

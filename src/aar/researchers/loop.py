@@ -9,8 +9,14 @@ The loop is light on prescribed workflow: the system prompt sets the scene, the 
 
 It stops at the first budget reached (tokens, dollars, wall time, submissions, steps), when
 the operator stops the researcher (or the hub refuses it), when the provider fails after its
-own retries, or when the model stops calling tools. The reason goes to the transcript. While
-the operator has the researcher paused, the loop waits.
+own retries, when the model stops calling tools, or when it is stuck on one failing call. The
+reason goes to the transcript. While the operator has the researcher paused, the loop waits.
+
+A stuck model (``aar.researchers.repeats``): from the ``max_repeated_failures``-th time in a
+row the model makes the same call (same tool, same arguments) and it fails, the result tells
+it so; after twice that many identical failures in a row the loop stops. A success or a
+different call starts the count over. The transcript's model records say whether each call
+was native or read from the model's text (``source``).
 
 Long runs never die of context. Before each request the loop sizes it
 (``aar.researchers.sizing``: the provider's counter where it has one, else the last exact size
@@ -46,6 +52,7 @@ from aar.researchers.providers.base import (
     ToolUseBlock,
     Usage,
 )
+from aar.researchers.repeats import RepeatedFailures
 from aar.researchers.sizing import RequestSizer
 from aar.researchers.tools import Toolbox
 from aar.researchers.tools.base import MAX_OUTPUT
@@ -106,6 +113,7 @@ class ResearchLoop:
         compact_at: float = 0.8,
         max_result_chars: int | None = None,
         max_idle_turns: int = 3,
+        max_repeated_failures: int | None = 3,
         poll_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -116,6 +124,7 @@ class ResearchLoop:
         self.poll_seconds, self.sleep = poll_seconds, sleep
         self.sizer = RequestSizer(provider)
         self.spend = Spend()
+        self.repeats = RepeatedFailures(max_repeated_failures)
 
     def run(self) -> str:
         """Research until a stop; returns (and records) the reason."""
@@ -146,7 +155,9 @@ class ResearchLoop:
 
     def _steps(self, messages: list[Message]) -> str:
         idle = 0
-        while (reason := self._exhausted() or self._operator_stop()) is None:
+        while (
+            reason := self._exhausted() or self.repeats.stop_reason or self._operator_stop()
+        ) is None:
             messages, completion = self._next_turn(messages)
             messages.append(completion.message)
             self.sizer.observe(messages, completion.usage)
@@ -194,8 +205,9 @@ class ResearchLoop:
         self.spend.steps += 1
         self.transcript.append(
             "model", text=completion.text, thinking=completion.thinking,
-            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments,
-                         "error": c.error} for c in completion.tool_calls],
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments, "error": c.error,
+                         "source": "text" if c.from_text else "native"}
+                        for c in completion.tool_calls],
             usage=completion.usage.__dict__, cost_usd=completion.cost_usd,
             stop_reason=completion.stop_reason, seconds=completion.duration_s,
         )  # fmt: skip
@@ -207,11 +219,13 @@ class ResearchLoop:
             outcome = self.toolbox.call(call, max_chars=self.max_result_chars)
             if call.name == "submit_predictions" and not outcome.is_error:
                 self.spend.submissions += 1
+            note = self.repeats.observe(call, outcome.is_error)  # "" unless stuck on it
             self.transcript.append(
                 "tool", id=call.id, name=call.name, arguments=call.arguments,
-                result=outcome.content[:4000], is_error=outcome.is_error, seconds=outcome.seconds,
+                result=outcome.content[:4000] + note, is_error=outcome.is_error,
+                seconds=outcome.seconds,
             )  # fmt: skip
-            results.append(ToolResultBlock(call.id, outcome.content, outcome.is_error))
+            results.append(ToolResultBlock(call.id, outcome.content + note, outcome.is_error))
         return tuple(results)
 
     def _compact(self, messages: list[Message], why: str) -> list[Message]:

@@ -10,8 +10,8 @@ servers and a scripted stand-in.
 
 Modules: ``base`` (types, errors, the ``Provider`` interface), ``anthropic`` and
 ``openai_compat`` (need ``pip install 'aar[llm]'``, imported only when used), ``scripted``,
-``prices``, ``registry`` (``ProviderConfig``, ``make_provider``), ``wire`` (a fake HTTP server
-speaking both APIs, for tests).
+``prices``, ``registry`` (``ProviderConfig``, ``make_provider``), ``textcalls`` (tool calls a
+model wrote as text), ``wire`` (a fake HTTP server speaking both APIs, for tests).
 """
 
 from aar.researchers.providers.base import (

@@ -9,6 +9,11 @@ retries 408/409/429/5xx/529 with exponential backoff (honouring ``retry-after``)
 message block with ``cache_control``, so a long loop re-reads its growing prefix from the
 prompt cache. With ``thinking_budget`` set, requests enable extended thinking; its blocks come
 back as ``ThinkingBlock``s in ``Completion.message`` and must stay in the history.
+
+With ``text_tool_calls=True`` (off by default: Claude calls tools natively) a reply without
+``tool_use`` blocks is read for calls written as text (``textcalls``), for other models behind
+an Anthropic-compatible endpoint; such calls go back as their text and their results as
+``<tool_response>`` text, never as ``tool_use``/``tool_result`` blocks.
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ from aar.researchers.providers.base import (
     status_error,
 )
 from aar.researchers.providers.prices import PriceTable
+from aar.researchers.providers.textcalls import (
+    parse_text_calls,
+    text_call_names,
+    text_results,
+    tool_use_blocks,
+)
 
 _CACHE = {"type": "ephemeral"}
 # The API's smallest thinking budget.
@@ -67,6 +78,7 @@ class AnthropicProvider(Provider):
         thinking_budget: int | None = None,
         temperature: float | None = None,
         prices: PriceTable | None = None,
+        text_tool_calls: bool = False,
     ) -> None:
         if thinking_budget is not None and thinking_budget < MIN_THINKING_BUDGET:
             raise ProviderConfigError(
@@ -84,6 +96,7 @@ class AnthropicProvider(Provider):
         self.model = model
         self.context_window = context_window_for(model, context_window)
         self.thinking_budget = thinking_budget
+        self.text_tool_calls = text_tool_calls
         self.prices = prices or PriceTable.default()
         self._key_env = api_key_env
         self._timeout_s = timeout_s
@@ -108,7 +121,7 @@ class AnthropicProvider(Provider):
             response = client.messages.create(**request)
         except anthropic.APIError as error:
             raise self._error(error) from None
-        return self._completion(response, time.monotonic() - start)
+        return self._completion(response, tools, time.monotonic() - start)
 
     def count_tokens(
         self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
@@ -150,9 +163,16 @@ class AnthropicProvider(Provider):
             request["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
         return request
 
-    def _completion(self, response: WireMessage, duration_s: float) -> Completion:
+    def _completion(
+        self, response: WireMessage, tools: Sequence[ToolSpec], duration_s: float
+    ) -> Completion:
         blocks = _neutral_blocks(response)
         calls = tuple(_tool_call(block) for block in response.content if block.type == "tool_use")
+        stop_reason = response.stop_reason or "end_turn"
+        if not calls and self.text_tool_calls:
+            calls = parse_text_calls(joined_text(blocks), {tool.name for tool in tools})
+            blocks += tool_use_blocks(calls)
+            stop_reason = "tool_use" if calls else stop_reason
         wire_usage = response.usage
         usage = Usage(
             input_tokens=wire_usage.input_tokens,
@@ -166,7 +186,7 @@ class AnthropicProvider(Provider):
             message=Message("assistant", blocks),
             usage=usage,
             cost_usd=self.prices.cost(self.model, usage),
-            stop_reason=response.stop_reason or "end_turn",
+            stop_reason=stop_reason,
             model=response.model or self.model,
             duration_s=duration_s,
             thinking=joined_thinking(blocks),
@@ -197,7 +217,8 @@ class AnthropicProvider(Provider):
 
 
 def _wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    contents = [[_wire_block(b) for b in m.content if _sendable(b)] for m in messages]
+    text_calls = text_call_names(messages)
+    contents = [_wire_content(m.content, text_calls) for m in messages]
     # Caching the whole conversation so far: the next call re-reads it at a tenth of the price.
     if contents:
         for block in reversed(contents[-1]):
@@ -207,7 +228,19 @@ def _wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return [{"role": m.role, "content": c} for m, c in zip(messages, contents, strict=True)]
 
 
-def _sendable(block: Block) -> bool:
+def _wire_content(blocks: Sequence[Block], text_calls: dict[str, str]) -> list[dict[str, Any]]:
+    """The blocks on the wire; calls read from text are in the text already, and their
+    results go first as one ``<tool_response>`` text block."""
+    wired = [_wire_block(b) for b in blocks if _sendable(b, text_calls)]
+    results = text_results(blocks, text_calls)
+    return [{"type": "text", "text": results}, *wired] if results else wired
+
+
+def _sendable(block: Block, text_calls: dict[str, str]) -> bool:
+    if isinstance(block, ToolUseBlock):
+        return not block.from_text
+    if isinstance(block, ToolResultBlock):
+        return block.tool_use_id not in text_calls
     # The API rejects empty text blocks.
     return not (isinstance(block, TextBlock) and not block.text)
 

@@ -50,11 +50,16 @@ class TextBlock:
 
 @dataclass(frozen=True)
 class ToolUseBlock:
-    """The model's request to run a tool (``input`` is ``{}`` when its arguments were invalid)."""
+    """The model's request to run a tool (``input`` is ``{}`` when its arguments were invalid).
+
+    ``from_text`` marks a call read from the model's text (``textcalls``), not a native one:
+    providers send such a turn back as its text, and its results as a user message.
+    """
 
     id: str
     name: str
     input: dict[str, Any]
+    from_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,17 @@ class Message:
 
 @dataclass(frozen=True)
 class ToolCall:
-    """A tool call to run; ``arguments`` is None (and ``error`` says why) when invalid."""
+    """A tool call to run; ``arguments`` is None (and ``error`` says why) when invalid.
+
+    ``from_text`` says it was read from the model's text rather than sent as a native call.
+    """
 
     id: str
     name: str
     arguments: dict[str, Any] | None
     raw_arguments: str
     error: str | None = None
+    from_text: bool = False
 
 
 @dataclass(frozen=True)

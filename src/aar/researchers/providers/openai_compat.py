@@ -15,6 +15,13 @@ are not sent back. Arguments that are not a JSON object give a ``ToolCall`` with
 ``arguments=None`` and an ``error`` to show the model. Reported cached prompt tokens become
 ``cache_read_tokens`` (and leave ``input_tokens``); a server's ``reasoning_content`` becomes
 ``Completion.thinking``.
+
+Text tool calls (``text_tool_calls=True``, the default): a reply without native tool calls is
+read for calls the model wrote as text (``textcalls``: ``<tool_call>`` tags, fenced JSON...),
+so a model behind a server with no tool-call parser can still work. Such a turn goes back
+as the text the model wrote, without ``tool_calls``, and its results as one ``role: "user"``
+message of ``<tool_response>`` blocks, which servers without tool support accept. A reply
+with native calls is taken as it is, its text unread.
 """
 
 from __future__ import annotations
@@ -47,6 +54,12 @@ from aar.researchers.providers.base import (
     status_error,
 )
 from aar.researchers.providers.prices import PriceTable
+from aar.researchers.providers.textcalls import (
+    parse_text_calls,
+    text_call_names,
+    text_results,
+    tool_use_blocks,
+)
 
 # OpenAI's own newer models reject max_tokens; many local servers know only max_tokens.
 MaxTokensField = Literal["max_tokens", "max_completion_tokens"]
@@ -78,8 +91,10 @@ class OpenAIProvider(Provider):
         max_tokens_field: MaxTokensField = "max_tokens",
         temperature: float | None = None,
         prices: PriceTable | None = None,
+        text_tool_calls: bool = True,
     ) -> None:
         self.model = model
+        self.text_tool_calls = text_tool_calls
         self.context_window = context_window_for(model, context_window)
         self.prices = prices or PriceTable.default()
         self.max_tokens_field = max_tokens_field
@@ -114,16 +129,21 @@ class OpenAIProvider(Provider):
             response = client.chat.completions.create(**request)
         except openai.APIError as error:
             raise self._error(error) from None
-        return self._completion(response, time.monotonic() - start)
+        return self._completion(response, tools, time.monotonic() - start)
 
     def close(self) -> None:
         self._client.close()
 
-    def _completion(self, response: ChatCompletion, duration_s: float) -> Completion:
+    def _completion(
+        self, response: ChatCompletion, tools: Sequence[ToolSpec], duration_s: float
+    ) -> Completion:
         if not response.choices:
             raise ProviderError(self.name, self.model, "the response has no choices")
         choice = response.choices[0]
         blocks, calls = _neutral_turn(choice.message)
+        if not calls and self.text_tool_calls and choice.message.content:
+            calls = parse_text_calls(choice.message.content, {tool.name for tool in tools})
+            blocks += tool_use_blocks(calls)
         usage = _usage(response)
         finish = choice.finish_reason or "stop"
         return Completion(
@@ -175,18 +195,20 @@ def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
 
 def _wire_messages(system: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
     wire: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    text_calls = text_call_names(messages)
     for message in messages:
         if message.role == "assistant":
             wire.append(_wire_assistant(message.content))
         else:
-            wire.extend(_wire_user(message.content))
+            wire.extend(_wire_user(message.content, text_calls))
     return wire
 
 
 def _wire_assistant(blocks: Sequence[Block]) -> dict[str, Any]:
     text = "\n\n".join(b.text for b in blocks if isinstance(b, TextBlock) and b.text)
     wire: dict[str, Any] = {"role": "assistant", "content": text or None}
-    calls = [b for b in blocks if isinstance(b, ToolUseBlock)]
+    # Calls read from text are in the text already: the server may not know tool_calls.
+    calls = [b for b in blocks if isinstance(b, ToolUseBlock) and not b.from_text]
     if calls:
         wire["tool_calls"] = [
             {
@@ -199,7 +221,9 @@ def _wire_assistant(blocks: Sequence[Block]) -> dict[str, Any]:
     return wire
 
 
-def _wire_user(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+def _wire_user(blocks: Sequence[Block], text_calls: dict[str, str]) -> list[dict[str, Any]]:
+    """Native results as tool messages, then one user message: the results of text calls
+    (as ``<tool_response>`` text) and the text blocks."""
     # Tool messages must directly follow the assistant's tool calls, so they go first.
     wire: list[dict[str, Any]] = [
         {
@@ -208,9 +232,11 @@ def _wire_user(blocks: Sequence[Block]) -> list[dict[str, Any]]:
             "content": f"ERROR: {b.content}" if b.is_error else b.content,
         }
         for b in blocks
-        if isinstance(b, ToolResultBlock)
+        if isinstance(b, ToolResultBlock) and b.tool_use_id not in text_calls
     ]
-    text = "\n\n".join(b.text for b in blocks if isinstance(b, TextBlock) and b.text)
+    texts = [text_results(blocks, text_calls)]
+    texts += [b.text for b in blocks if isinstance(b, TextBlock)]
+    text = "\n\n".join(t for t in texts if t)
     if text:
         wire.append({"role": "user", "content": text})
     return wire

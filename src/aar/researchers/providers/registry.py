@@ -7,7 +7,10 @@
 API keys come from the environment of the campaign process (``api_key_env``, by default
 ``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY``), never from the config, and never reach a log or
 a sandbox. An OpenAI-compatible ``base_url`` (a local vLLM, llama.cpp or Ollama server) may
-need no key: without one the client sends a placeholder. Register a new kind with::
+need no key: without one the client sends a placeholder. ``text_tool_calls`` reads tool calls
+the model wrote as text when it sends no native ones (``textcalls``); by default it is on for
+``openai`` (any compatible server, some of which have no tool-call parser) and off for
+``anthropic`` and ``scripted``. Register a new kind with::
 
     @PROVIDERS.register("mine")
     def _mine(config: ProviderConfig) -> Provider: ...
@@ -64,6 +67,9 @@ class ProviderConfig(BaseModel):
     thinking_budget: int | None = Field(None, ge=1024, description="extended thinking (anthropic)")
     prices: Path | None = Field(None, description="TOML price table laid over the defaults")
     script: Path | None = Field(None, description="JSON list of turns (scripted)")
+    text_tool_calls: bool | None = Field(
+        None, description="read tool calls written as text (None: on for openai, else off)"
+    )
 
 
 def make_provider(config: ProviderConfig) -> Provider:
@@ -116,7 +122,10 @@ def _anthropic(config: ProviderConfig) -> Provider:
         raise MissingDependencyError("anthropic", "llm", "the anthropic provider") from None
     key, env = _api_key(config, "ANTHROPIC_API_KEY", required=True)
     return AnthropicProvider(
-        config.model, thinking_budget=config.thinking_budget, **_http_options(config, key, env)
+        config.model,
+        thinking_budget=config.thinking_budget,
+        text_tool_calls=bool(config.text_tool_calls),
+        **_http_options(config, key, env),
     )
 
 
@@ -132,6 +141,7 @@ def _openai(config: ProviderConfig) -> Provider:
     return OpenAIProvider(
         config.model,
         max_tokens_field="max_completion_tokens" if official else "max_tokens",
+        text_tool_calls=config.text_tool_calls is not False,
         **_http_options(config, key, env),
     )
 
@@ -148,4 +158,5 @@ def _scripted(config: ProviderConfig) -> Provider:
         model=config.model,
         context_window=config.context_window,
         prices=price_table(config),
+        text_tool_calls=bool(config.text_tool_calls),
     )

@@ -14,8 +14,10 @@ that answers each call. ``ScriptedProvider.from_file`` reads a JSON list of turn
      {"text": "Done.", "usage": {"input_tokens": 1200, "output_tokens": 30}}]
 
 A call's ``arguments`` given as a string are taken as the model's raw JSON, so a script can
-send malformed arguments the way a real model sometimes does. When the script runs out,
-``complete`` raises ``ScriptExhaustedError``.
+send malformed arguments the way a real model sometimes does. With ``text_tool_calls=True``
+a turn without ``tool_calls`` is read for calls written in its text, as the OpenAI-compatible
+provider reads them (``textcalls``). When the script runs out, ``complete`` raises
+``ScriptExhaustedError``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from aar.researchers.providers.base import (
     parse_arguments,
 )
 from aar.researchers.providers.prices import PriceTable
+from aar.researchers.providers.textcalls import parse_text_calls, tool_use_blocks
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -100,8 +103,10 @@ class ScriptedProvider(Provider):
         model: str = "scripted",
         context_window: int | None = None,
         prices: PriceTable | None = None,
+        text_tool_calls: bool = False,
     ) -> None:
         self.model = model
+        self.text_tool_calls = text_tool_calls
         self.context_window = context_window or 200_000
         self.prices = prices or PriceTable.default()
         self.requests: list[ScriptedRequest] = []
@@ -158,9 +163,11 @@ class ScriptedProvider(Provider):
         if isinstance(answer, Completion):
             return answer
         turn = Turn(text=answer) if isinstance(answer, str) else answer
-        return self._completion(turn, number, time.monotonic() - start)
+        return self._completion(turn, number, tools, time.monotonic() - start)
 
-    def _completion(self, turn: Turn, number: int, duration_s: float) -> Completion:
+    def _completion(
+        self, turn: Turn, number: int, tools: Sequence[ToolSpec], duration_s: float
+    ) -> Completion:
         blocks: list[Block] = []
         if turn.thinking:
             blocks.append(ThinkingBlock(turn.thinking, signature="scripted"))
@@ -170,6 +177,9 @@ class ScriptedProvider(Provider):
             _tool_call(call, f"call_{number}_{i}") for i, call in enumerate(turn.tool_calls)
         )
         blocks.extend(ToolUseBlock(c.id, c.name, c.arguments or {}) for c in calls)
+        if not calls and self.text_tool_calls:
+            calls = parse_text_calls(turn.text, {tool.name for tool in tools})
+            blocks.extend(tool_use_blocks(calls))
         return Completion(
             text=turn.text,
             tool_calls=calls,

@@ -8,7 +8,7 @@ Errors the model caused (a bad argument, a missing file, a refused submission) c
 ``is_error`` outcomes for the model to read; anything else is our bug and propagates.
 """
 
-from aar.researchers.tools.base import Tool, Toolbox, ToolError, ToolOutcome, tool
+from aar.researchers.tools.base import Tool, ToolArgs, Toolbox, ToolError, ToolOutcome, tool
 from aar.researchers.tools.context import ToolContext
 from aar.researchers.tools.hub import HUB_TOOLS
 from aar.researchers.tools.library import LIBRARY_TOOLS
@@ -22,6 +22,7 @@ def default_tools() -> list[Tool]:
 
 __all__ = [
     "Tool",
+    "ToolArgs",
     "ToolContext",
     "ToolError",
     "ToolOutcome",

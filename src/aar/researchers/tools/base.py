@@ -1,8 +1,9 @@
 """Tool definitions and dispatch.
 
-A tool is a function ``(context, arguments) -> str`` whose arguments are a pydantic model:
+A tool is a function ``(context, arguments) -> str`` whose arguments are a ``ToolArgs``
+model (pydantic, unknown keys refused, so a misspelt argument is not silently dropped):
 
-    class ReadArgs(BaseModel):
+    class ReadArgs(ToolArgs):
         path: str = Field(description="file in the workspace")
 
     @tool("read_file", ReadArgs)
@@ -14,17 +15,20 @@ caused into error outcomes, caps the output, and records the call in the hub's a
 An output over the cap is cut, and the whole of it saved in the workspace under
 ``tool-outputs/`` (the last ``KEPT_OUTPUTS`` of them; snapshots leave the folder out), where
 the note at the cut says.
+Arguments that do not validate come back naming each missing, unknown or bad field, with the
+tool's JSON schema, so the model can correct the call.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aar.core.errors import AarError
 from aar.hub.client import HubError
@@ -32,10 +36,20 @@ from aar.researchers.providers.base import ToolCall, ToolSpec
 from aar.researchers.tools.context import ToolContext
 from aar.sandbox.base import SandboxPathError
 
-A = TypeVar("A", bound=BaseModel)
 MAX_OUTPUT = 20_000
 OUTPUTS_FOLDER = "tool-outputs"
 KEPT_OUTPUTS = 20
+MAX_SCHEMA = 2_000  # characters of the schema shown with an argument error
+MAX_PROBLEMS = 10
+
+
+class ToolArgs(BaseModel):
+    """The base of every tool's arguments: keys the schema does not name are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+A = TypeVar("A", bound=ToolArgs)
 
 
 class ToolError(AarError):
@@ -45,7 +59,7 @@ class ToolError(AarError):
 @dataclass(frozen=True)
 class Tool:
     name: str
-    arguments: type[BaseModel]
+    arguments: type[ToolArgs]
     run: Callable[[ToolContext, Any], str]
     description: str
 
@@ -99,21 +113,24 @@ class Toolbox:
     def _run(self, call: ToolCall) -> str:
         found = self.tools.get(call.name)
         if found is None:
-            raise ToolError(f"no tool named {call.name!r}; tools: {', '.join(self.tools)}")
+            named = f"no tool named {call.name!r}" if call.name else "the call names no tool"
+            also = f"; and {call.error}" if call.error else ""
+            raise ToolError(f"{named}; tools: {', '.join(self.tools)}{also}")
         if call.arguments is None:
             raise ToolError(f"arguments of {call.name} are not a JSON object: {call.error}")
         try:
             arguments = found.arguments.model_validate(call.arguments)
         except ValidationError as err:
-            raise ToolError(f"bad arguments for {call.name}: {_problems(err)}") from None
+            raise ToolError(_bad_arguments(found, err)) from None
         return found.run(self.context, arguments)
 
     def _audit(self, call: ToolCall, content: str, is_error: bool, seconds: float) -> None:
         summary = ("error: " if is_error else "") + content[:500]
+        # The hub takes names of 1 to 128 characters; a model may write anything.
+        name = call.name[:128] or "(no name)"
         self.context.hub.record_tool_call(
-            call.name, call.arguments or {"raw": call.raw_arguments[:2000]}, summary, 0,
-            seconds * 1000,
-        )  # fmt: skip
+            name, call.arguments or {"raw": call.raw_arguments[:2000]}, summary, 0, seconds * 1000
+        )
 
     def _capped(self, content: str, max_chars: int) -> str:
         if len(content) <= max_chars:
@@ -138,9 +155,25 @@ class Toolbox:
         return path
 
 
-def _problems(error: ValidationError) -> str:
-    parts = []
-    for problem in error.errors()[:5]:
-        where = ".".join(str(p) for p in problem["loc"]) or "arguments"
-        parts.append(f"{where}: {problem['msg']}")
-    return "; ".join(parts)
+def _bad_arguments(found: Tool, error: ValidationError) -> str:
+    """Each bad, missing or unknown field, then the schema the arguments must match."""
+    problems = error.errors()
+    parts = [_problem(p) for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        parts.append(f"and {len(problems) - MAX_PROBLEMS} more")
+    schema = json.dumps(found.spec().parameters, separators=(",", ":"), ensure_ascii=False)
+    if len(schema) > MAX_SCHEMA:
+        schema = schema[:MAX_SCHEMA] + " [... schema cut]"
+    return (
+        f"bad arguments for {found.name}: {'; '.join(parts)}. "
+        f"The arguments must match this JSON schema: {schema}"
+    )
+
+
+def _problem(problem: Any) -> str:
+    where = ".".join(str(p) for p in problem["loc"]) or "arguments"
+    if problem["type"] == "missing":
+        return f"{where}: missing (required)"
+    if problem["type"] == "extra_forbidden":
+        return f"{where}: unknown argument"
+    return f"{where}: {problem['msg']}"

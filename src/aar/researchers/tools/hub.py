@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from aar.hub.client import BudgetExceededError
-from aar.researchers.tools.base import OUTPUTS_FOLDER, ToolError, tool
+from aar.researchers.tools.base import OUTPUTS_FOLDER, ToolArgs, ToolError, tool
 from aar.researchers.tools.context import ToolContext
 
 Kind = Literal["result", "hypothesis", "insight", "error", "question"]
@@ -33,7 +33,7 @@ def _post_full(post: dict[str, Any]) -> str:
     return _post_line(post) + (f"\nlinks: {linked}" if linked else "") + "\n" + post["body"]
 
 
-class ForumReadArgs(BaseModel):
+class ForumReadArgs(ToolArgs):
     post_id: str | None = Field(None, description="read this post and its replies in full")
     kind: Kind | None = None
     tag: str | None = None
@@ -53,7 +53,7 @@ def forum_read(ctx: ToolContext, args: ForumReadArgs) -> str:
     return "\n".join(_post_line(p) for p in posts) or "no posts yet"
 
 
-class ForumPostArgs(BaseModel):
+class ForumPostArgs(ToolArgs):
     kind: Kind
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1)
@@ -73,7 +73,7 @@ def forum_post(ctx: ToolContext, args: ForumPostArgs) -> str:
     return f"posted #{post['id']}"
 
 
-class ForumReplyArgs(BaseModel):
+class ForumReplyArgs(ToolArgs):
     parent_id: str
     body: str = Field(min_length=1)
     kind: Kind = "insight"
@@ -87,7 +87,7 @@ def forum_reply(ctx: ToolContext, args: ForumReplyArgs) -> str:
     return f"replied #{post['id']}"
 
 
-class ForumSearchArgs(BaseModel):
+class ForumSearchArgs(ToolArgs):
     query: str = Field(min_length=1)
     limit: int = Field(10, ge=1, le=50)
 
@@ -99,7 +99,7 @@ def forum_search(ctx: ToolContext, args: ForumSearchArgs) -> str:
     return "\n".join(_post_line(p) for p in posts) or "no matching posts"
 
 
-class LeaderboardArgs(BaseModel):
+class LeaderboardArgs(ToolArgs):
     pass
 
 
@@ -116,7 +116,7 @@ def leaderboard(ctx: ToolContext, args: LeaderboardArgs) -> str:
     return "\n".join(lines) or "no scorings yet"
 
 
-class SubmitArgs(BaseModel):
+class SubmitArgs(ToolArgs):
     path: str = Field(description="a JSON file in the workspace: a list of labels, or an "
                       "object with a 'predictions' list (as run_method writes)")  # fmt: skip
     method: str = Field(min_length=1, max_length=128, description="a short method name")
@@ -167,7 +167,7 @@ def _read_predictions(ctx: ToolContext, path: str) -> list[int]:
     return values
 
 
-class FinalArgs(BaseModel):
+class FinalArgs(ToolArgs):
     scoring_id: int = Field(ge=1, description="one of your scorings on this task")
 
 
@@ -184,7 +184,7 @@ def declare_final(ctx: ToolContext, args: FinalArgs) -> str:
     return f"scoring #{final.scoring_id} ({final.method}, {snapshot}) is your final result"
 
 
-class ShareArgs(BaseModel):
+class ShareArgs(ToolArgs):
     note: str = Field("", max_length=2000, description="what this snapshot holds")
 
 
@@ -201,7 +201,7 @@ def share_snapshot(ctx: ToolContext, args: ShareArgs) -> str:
     return f"snapshot {snapshot.id} ({snapshot.size} bytes)"
 
 
-class FetchArgs(BaseModel):
+class FetchArgs(ToolArgs):
     snapshot_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from aar.core.hashing import config_hash
-from aar.researchers.tools.base import ToolError, tool
+from aar.researchers.tools.base import ToolArgs, ToolError, tool
 from aar.researchers.tools.context import ToolContext
 from aar.researchers.tools.workspace import describe
 from aar.sandbox.base import SandboxPathError
 
 
-class RunMethodArgs(BaseModel):
+class RunMethodArgs(ToolArgs):
     method: str = Field(description="a library method (see `aar methods`)")
     options: dict[str, Any] = Field(default_factory=dict, description="the method's options")
     seeds: list[int] = Field(default=[0], min_length=1, max_length=10)
@@ -44,7 +44,7 @@ def run_method(ctx: ToolContext, args: RunMethodArgs) -> str:
     return "\n".join(reports)
 
 
-class NotebookArgs(BaseModel):
+class NotebookArgs(ToolArgs):
     append: str | None = Field(None, description="text to add at the end; omit to read it")
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from aar.researchers.tools.base import ToolError, tool
+from aar.researchers.tools.base import ToolArgs, ToolError, tool
 from aar.researchers.tools.context import ToolContext
 from aar.sandbox.base import ExecResult
 
@@ -30,7 +30,7 @@ def describe(result: ExecResult) -> str:
     return "\n".join(parts)
 
 
-class ShellArgs(BaseModel):
+class ShellArgs(ToolArgs):
     command: str = Field(description="a shell command, run with /bin/sh -c in /workspace")
     timeout: float = Timeout
 
@@ -41,7 +41,7 @@ def shell(ctx: ToolContext, args: ShellArgs) -> str:
     return describe(ctx.sandbox.exec(args.command, timeout=args.timeout))
 
 
-class PythonArgs(BaseModel):
+class PythonArgs(ToolArgs):
     code: str = Field(description="a Python program, run as a script in /workspace")
     timeout: float = Timeout
 
@@ -53,7 +53,7 @@ def python(ctx: ToolContext, args: PythonArgs) -> str:
     return describe(ctx.sandbox.exec([ctx.python, "-"], stdin=args.code, timeout=args.timeout))
 
 
-class ReadArgs(BaseModel):
+class ReadArgs(ToolArgs):
     path: str = Path_
     max_chars: int = Field(20_000, ge=1, le=200_000)
 
@@ -64,7 +64,7 @@ def read_file(ctx: ToolContext, args: ReadArgs) -> str:
     return ctx.sandbox.read_file(args.path, max_bytes=args.max_chars)
 
 
-class WriteArgs(BaseModel):
+class WriteArgs(ToolArgs):
     path: str = Path_
     content: str = Field(description="the whole new content of the file")
 
@@ -76,7 +76,7 @@ def write_file(ctx: ToolContext, args: WriteArgs) -> str:
     return f"wrote {len(args.content)} characters to {args.path}"
 
 
-class EditArgs(BaseModel):
+class EditArgs(ToolArgs):
     path: str = Path_
     old: str = Field(min_length=1, description="text that occurs exactly once in the file")
     new: str = Field(description="what replaces it")
@@ -93,7 +93,7 @@ def edit_file(ctx: ToolContext, args: EditArgs) -> str:
     return f"edited {args.path}"
 
 
-class ListArgs(BaseModel):
+class ListArgs(ToolArgs):
     path: str = Field(".", description="a folder in the workspace")
     recursive: bool = False
 
@@ -106,7 +106,7 @@ def list_files(ctx: ToolContext, args: ListArgs) -> str:
     return "\n".join(lines) or "(empty)"
 
 
-class GrepArgs(BaseModel):
+class GrepArgs(ToolArgs):
     pattern: str = Field(min_length=1, description="a regular expression (grep -E)")
     path: str = Field(".", description="file or folder in the workspace")
 
