@@ -224,8 +224,7 @@ def test_a_call_written_as_text_is_run_and_goes_back_as_text(server: FakeLLMServ
         {"role": "assistant", "content": TEXT_CALL},
         {
             "role": "user",
-            "content": '<tool_response>\n{"name": "read_file", "content": "hi"}\n'
-            "</tool_response>\n\nBe brief.",
+            "content": "<tool_response>\nread_file result:\nhi\n</tool_response>\n\nBe brief.",
         },
     ]
 

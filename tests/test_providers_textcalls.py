@@ -111,6 +111,20 @@ def test_a_bare_json_message() -> None:
     ]
 
 
+def test_a_call_stopped_short_of_its_closing_braces_is_closed() -> None:
+    # Qwen2.5-Coder-0.5B wrote exactly this (one brace short) behind llama.cpp's server.
+    assert calls('{"name": "shell", "arguments": {"command": "ls"}') == [
+        ("shell", {"command": "ls"})
+    ]
+    fenced = '```json\n{"name": "read_file", "arguments": {"path": "a}{.txt"\n```'
+    assert calls(fenced) == [("read_file", {"path": "a}{.txt"})]
+    tagged = '<tool_call>\n{"name": "shell", "arguments": {"command": "pwd"}\n</tool_call>'
+    assert calls(tagged) == [("shell", {"command": "pwd"})]
+    # Cut inside a string, or with a bracket closed wrongly: not guessed at.
+    assert calls('{"name": "shell", "arguments": {"command": "ls') == []
+    assert calls('{"name": "shell", "arguments": {"command": "ls"]') == []
+
+
 def test_llama_function_tags() -> None:
     assert calls('<function=shell>{"command": "pwd"}</function>') == [("shell", {"command": "pwd"})]
     [broken] = parse_text_calls("<function=shell>{command: pwd}</function>", TOOLS)
@@ -140,6 +154,6 @@ def test_results_go_back_as_tool_response_text() -> None:
     blocks = (ToolResultBlock("c1", "no such file", is_error=True), ToolResultBlock("c2", "x"))
     assert text_results(blocks, names) == tool_response("read_file", "no such file", is_error=True)
     assert tool_response("shell", "héllo\n") == (
-        '<tool_response>\n{"name": "shell", "content": "héllo\\n"}\n</tool_response>'
+        "<tool_response>\nshell result:\nhéllo\n\n</tool_response>"
     )
-    assert '"error": true' in tool_response("shell", "boom", is_error=True)
+    assert "shell ERROR:\nboom" in tool_response("shell", "boom", is_error=True)

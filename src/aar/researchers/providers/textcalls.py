@@ -4,7 +4,7 @@
     # (ToolCall("call_...", "read_file", {"path": "a.txt"}, ..., from_text=True), ...)
     tool_use_blocks(calls)                    # for the history: ToolUseBlock(..., from_text=True)
     names = text_call_names(history)          # {call id: tool name} of the text calls
-    text_results(user_message.content, names) # '<tool_response>\\n{"name": ...}\\n</tool_response>'
+    text_results(user_message.content, names) # '<tool_response>\\nread_file result:\\n...'
 
 Models behind a server without a tool-call parser (llama.cpp without ``--jinja``, vLLM
 without ``--enable-auto-tool-choice``) write their calls into the message instead. The forms
@@ -64,12 +64,11 @@ def parse_text_calls(text: str, tools: Collection[str]) -> tuple[ToolCall, ...]:
 
 
 def tool_response(name: str, content: str, *, is_error: bool = False) -> str:
-    """One tool result as a model that writes Hermes-style calls reads it."""
-    body: dict[str, Any] = {"name": name}
-    if is_error:
-        body["error"] = True
-    body["content"] = content
-    return f"<tool_response>\n{json.dumps(body, ensure_ascii=False)}\n</tool_response>"
+    """One tool result as a model that writes Hermes-style calls reads it: the content raw in
+    the tags, as Qwen's own chat template puts it, after the tool's name. Not JSON: a small
+    model shown JSON results copies their shape into its next call."""
+    status = "ERROR" if is_error else "result"
+    return f"<tool_response>\n{name} {status}:\n{content}\n</tool_response>"
 
 
 def tool_use_blocks(calls: Sequence[ToolCall]) -> tuple[ToolUseBlock, ...]:
@@ -176,8 +175,40 @@ def _json_values(text: str, position: int) -> tuple[list[Any], int]:
         try:
             value, position = _DECODER.raw_decode(text, position)
         except json.JSONDecodeError:
-            return values, position
+            return _with_closed_tail(text, position, values)
         values.append(value)
+
+
+def _with_closed_tail(text: str, position: int, values: list[Any]) -> tuple[list[Any], int]:
+    """Small models often stop one or two closing braces short of the end of their call:
+    the rest of the segment (to a fence or the end), closed, if that makes it JSON."""
+    end = text.find(_FENCE, position)
+    end = len(text) if end == -1 else end
+    tail = text[position:end].rstrip()
+    closers = _missing_closers(tail)
+    if closers:
+        try:
+            values = [*values, json.loads(tail + closers)]
+            return values, end
+        except json.JSONDecodeError:
+            pass
+    return values, position
+
+
+def _missing_closers(fragment: str) -> str:
+    """The brackets that would close ``fragment`` ("" if it is inside a string or unbalanced)."""
+    opened: list[str] = []
+    in_string = escaped = False
+    for char in fragment:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            opened.append("}" if char == "{" else "]")
+        elif char in "}]" and (not opened or opened.pop() != char):
+            return ""
+    return "" if in_string else "".join(reversed(opened))
 
 
 def _json_error(text: str) -> str:
