@@ -66,7 +66,7 @@ def test_a_tagged_call_to_an_unknown_tool_is_still_a_call() -> None:
 
 def test_malformed_json_in_tags_becomes_an_error_for_the_model() -> None:
     [call] = parse_text_calls(
-        '<tool_call>{"name": "read_file", "arguments": {"path": "a.txt"</tool_call>', TOOLS
+        '<tool_call>{"name": "read_file", "arguments": {path: a.txt}}</tool_call>', TOOLS
     )
     assert (call.name, call.arguments) == ("read_file", None)
     assert call.error is not None
