@@ -109,6 +109,8 @@ def test_a_bare_json_message() -> None:
     assert calls(' {"name": "read_file", "arguments": {"path": "a.txt"}}\n') == [
         ("read_file", {"path": "a.txt"})
     ]
+    # Qwen2.5-Coder-0.5B's first turn: a tool that does not exist, which the toolbox answers.
+    assert calls('{"name": "look_at_forum", "arguments": {}}') == [("look_at_forum", {})]
 
 
 def test_a_call_stopped_short_of_its_closing_braces_is_closed() -> None:

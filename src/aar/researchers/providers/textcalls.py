@@ -16,10 +16,11 @@ read, in this order (the first form found wins, so no call is read twice):
    with ``name`` and ``arguments`` (or ``parameters``, as Llama 3.x writes), or a list of them;
 3. a bare JSON object (or list of them) that is the whole message.
 
-Tags say plainly that the model meant a call, so a tagged call to a tool that does not exist
-is still a call (the toolbox then lists the tools there are), and tagged JSON that does not
-parse is a call with ``arguments=None`` and an ``error`` the model reads. In code blocks and
-bare JSON only objects naming an offered tool count, so a JSON example in prose is not run.
+Tags say plainly that the model meant a call, and so does a message that is nothing but an
+object with ``name`` and ``arguments``: there a call to a tool that does not exist is still a
+call (the toolbox then lists the tools there are), and tagged JSON that does not parse is a
+call with ``arguments=None`` and an ``error`` the model reads. In code blocks only objects
+naming an offered tool count, so a JSON example in an explanation is not run.
 ``arguments`` given as a JSON string are decoded; ``{"function": {...}}`` wrappers are
 unwrapped; ``<think>`` sections are skipped. Every call gets a fresh id. Pure functions, no I/O.
 """
@@ -156,8 +157,10 @@ def _fenced(text: str, tools: Collection[str]) -> tuple[ToolCall, ...]:
 
 
 def _bare(text: str, tools: Collection[str]) -> tuple[ToolCall, ...]:
+    """A message that is nothing but call-shaped JSON meant a call, even to a tool that does
+    not exist (the toolbox then lists the real ones)."""
     values, end = _json_values(text, 0)
-    return _offered(values, tools) if values and end == len(text) else ()
+    return _offered(values, None) if values and end == len(text) else ()
 
 
 # --- pieces ----------------------------------------------------------------------------------
@@ -219,12 +222,13 @@ def _json_error(text: str) -> str:
     return "not a JSON object"
 
 
-def _offered(values: list[Any], tools: Collection[str]) -> tuple[ToolCall, ...]:
-    """The objects among ``values`` (or in lists among them) that call an offered tool."""
+def _offered(values: list[Any], tools: Collection[str] | None) -> tuple[ToolCall, ...]:
+    """The objects among ``values`` (or in lists among them) that call an offered tool (any
+    tool when ``tools`` is None)."""
     calls = []
     for item in map(_unwrapped, _items(values)):
         name = item.get("name") if isinstance(item, dict) else None
-        if not isinstance(name, str) or name not in tools:
+        if not isinstance(name, str) or (tools is not None and name not in tools):
             continue
         if "arguments" in item or "parameters" in item:
             calls.append(_call(name, item.get("arguments", item.get("parameters"))))
