@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,24 @@ def steps(transcript: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in transcript.read_text().splitlines()]
 
 
+# A direction that spells out a first step: a 0.5B model follows an example more readily
+# than a description, and the path under test is the loop's, not the model's judgement.
+FIRST_LOOK = """[[direction]]
+name = "first-look"
+title = "First look at the data"
+text = \"\"\"
+Start by listing the task's files. Answer with exactly this and nothing else:
+{"name": "shell", "arguments": {"command": "ls /data/toy"}}
+Then run the vanilla method with run_method and submit its predictions.
+\"\"\"
+"""
+
+
 def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> None:
     context = 6144  # small: aar's first prompt alone is about 3 800 tokens of it
     folder = tmp_path / "campaign"
+    directions = tmp_path / "directions.toml"
+    directions.write_text(FIRST_LOOK)
     with llama_server(real_model(), context, log=tmp_path / "llama.log") as base_url:
         doctor = run_doctor(base_url, context)
         assert "a researcher's first prompt" in doctor.stdout, doctor.stdout + doctor.stderr
@@ -73,6 +89,7 @@ def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> Non
             "--base-url", base_url, "--context-window", str(context), "--max-tokens", "512",
             "--temperature", "0", "--request-timeout", "600", "--researcher-steps", "8",
             "--budget-minutes", "12", "--heldout-task", "toy", "--verify-top-k", "1",
+            "--directions-file", str(directions), "--direction", "first-look",
             *sandbox_flags(),
         )  # fmt: skip
         output = finish(process, timeout=1500)
@@ -85,8 +102,9 @@ def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> Non
     ran = [t for t in tools if t["name"] in SANDBOX_TOOLS]
     assert ran, [t["name"] for t in tools]
     with campaign_hub(folder) as operator:
-        audited = operator.audit(actor="r01", kind="tool_call")
-    assert sorted(e.action for e in audited) == sorted(t["name"] for t in tools)
+        audited = Counter(e.action for e in operator.audit(actor="r01", kind="tool_call"))
+    # Every call the model made is in the audit log (the loop's own notebook reads are too).
+    assert not Counter(t["name"] for t in tools) - audited
     summary = json.loads((folder / "report" / "summary.json").read_text())
     [researcher] = summary["researchers"]
     assert researcher["model"] == MODEL_ALIAS

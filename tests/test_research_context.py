@@ -84,7 +84,7 @@ def test_a_model_that_saves_nothing_gets_the_loops_digest(world: Lab, tmp_path: 
         loop.run()
         fresh = server.requests[-1].body["messages"][1]["content"]
     assert "[automatic note at compaction 1]" in fresh
-    assert '- shell({"command": "echo 42"}) -> ok: exit code 0' in fresh
+    assert "- shell (command echo 42) worked: exit code 0" in fresh
     assert [e["saved"] for e in events(tmp_path / "t.jsonl") if e["event"] == "compaction"] == [
         False
     ]
@@ -182,3 +182,18 @@ def test_near_the_limit_the_apis_own_count_decides(
     assert counted >= 1
     [compaction] = [e for e in events(log_path) if e["event"] == "compaction"]
     assert compaction["why"] == "the context is nearly full"
+
+
+def test_a_model_that_writes_calls_as_text_is_shown_the_form(world: Lab, tmp_path: Path) -> None:
+    script = [FakeReply(text="Begin: look at the forum."), call("leaderboard")]
+    with FakeLLMServer(script) as server, Transcript(tmp_path / "t.jsonl") as log:
+        loop = ResearchLoop(provider(server), world.toolbox("ida"), log, "sys", LLMBudget(steps=2))
+        loop.run()
+        first, second = (r.body["messages"] for r in server.requests)
+    example = 'Answer with one tool call written as JSON, for example {"name": "leaderboard"'
+    assert example in first[-1]["content"]
+    assert '{"name": "shell", "arguments": {"command": "ls /data"}}' in second[-1]["content"]
+    with FakeLLMServer([call("leaderboard")]) as server, Transcript(tmp_path / "n.jsonl") as log:
+        native = provider(server, text_tool_calls=False)
+        ResearchLoop(native, world.toolbox("jo"), log, "sys", LLMBudget(steps=1)).run()
+        assert "Answer with one tool call" not in server.requests[0].body["messages"][-1]["content"]

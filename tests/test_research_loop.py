@@ -195,8 +195,7 @@ def test_a_call_written_as_text_is_run_by_the_toolbox(
     assert sent[-2] == {"role": "assistant", "content": written}
     assert sent[-1]["role"] == "user"
     assert sent[-1]["content"] == (
-        '<tool_response>\n{"name": "write_file", "content": "wrote 11 characters to plan.md"}\n'
-        "</tool_response>"
+        "<tool_response>\nwrite_file result:\nwrote 11 characters to plan.md\n</tool_response>"
     )
     steps = read_transcript(tmp_path / "g.jsonl")
     [first, second] = [s for s in steps if s["kind"] == "model"]

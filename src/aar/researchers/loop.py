@@ -33,7 +33,6 @@ says.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -69,6 +68,12 @@ COMPACT = (
     "you tried, the results with their scoring ids, what you believe, and your next steps. "
     "Your next context starts from the system prompt and the notebook alone."
 )
+# For models that write calls as text: one call in the form, spelled out. A small model
+# follows an example far more readily than a description (Qwen2.5-Coder-0.5B answered the
+# bare kickoff by repeating it, and the one with an example by calling the tool).
+TEXT_FORM = " Answer with one tool call written as JSON, for example {example}"
+KICKOFF_EXAMPLE = '{"name": "leaderboard", "arguments": {}}'
+NUDGE_EXAMPLE = '{"name": "shell", "arguments": {"command": "ls /data"}}'
 RESUME = "Your context was reset. Your notebook:\n\n{notebook}\n\nContinue from there."
 SHRUNK = "[cut when the context was compacted: {n} characters]"
 MIN_ANSWER_TOKENS = 256
@@ -165,7 +170,7 @@ class ResearchLoop:
                 idle += 1
                 if idle >= self.max_idle_turns:
                     return "the model stopped calling tools"
-                messages.append(_user(NUDGE))
+                messages.append(_user(NUDGE + self._text_form(NUDGE_EXAMPLE)))
                 continue
             idle = 0
             messages.append(Message("user", self._run_tools(completion.tool_calls)))
@@ -263,6 +268,9 @@ class ResearchLoop:
             note = f"[automatic note at compaction {self.spend.compactions + 1}]\n{digest}"
             self.toolbox.call(ToolCall("digest", "notebook", {"append": note}, ""))
 
+    def _text_form(self, example: str) -> str:
+        return TEXT_FORM.format(example=example) if self.provider.text_tool_calls else ""
+
     def _seconds_left(self) -> float | None:
         if self.budget.minutes is None:
             return None
@@ -272,8 +280,8 @@ class ResearchLoop:
         """The first user message: a kickoff, or the notebook when there is one to resume from."""
         notebook = self.toolbox.call(ToolCall("notebook", "notebook", {}, "{}")).content
         if fresh and notebook.startswith("(the notebook is empty"):
-            return KICKOFF
-        return RESUME.format(notebook=notebook)
+            return KICKOFF + self._text_form(KICKOFF_EXAMPLE)
+        return RESUME.format(notebook=notebook) + self._text_form(NUDGE_EXAMPLE)
 
     def _exhausted(self) -> str | None:
         b, s = self.budget, self.spend
@@ -333,16 +341,23 @@ def _shrink(message: Message, keep: int) -> Message:
     return Message(message.role, blocks)
 
 
-def tool_digest(messages: list[Message], last: int = 12, width: int = 160) -> str:
-    """One line per recent tool call: name, arguments and the start of its result."""
+def tool_digest(messages: list[Message], last: int = 12, width: int = 120) -> str:
+    """One line of prose per recent tool call: what was called with what, and how it went.
+    Not JSON: a small model reading JSON-shaped lines copies them as its next call."""
     calls: dict[str, str] = {}
     lines = []
     for message in messages:
         for block in message.content:
             if isinstance(block, ToolUseBlock):
-                calls[block.id] = f"{block.name}({json.dumps(block.input)[:width]})"
+                shown = ", ".join(f"{k} {_short(v, 40)}" for k, v in block.input.items())
+                calls[block.id] = f"{block.name} ({shown})" if shown else block.name
             elif isinstance(block, ToolResultBlock) and block.tool_use_id in calls:
-                status = "error" if block.is_error else "ok"
-                result = " ".join(block.content.split())[:width]
-                lines.append(f"- {calls[block.tool_use_id]} -> {status}: {result}")
+                status = "failed" if block.is_error else "worked"
+                result = _short(block.content, width)
+                lines.append(f"- {calls[block.tool_use_id]} {status}: {result}")
     return "\n".join(lines[-last:])
+
+
+def _short(value: object, width: int) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -172,6 +172,8 @@ class Provider(ABC):
     name: ClassVar[str]
     model: str
     context_window: int
+    text_tool_calls: bool = False
+    """Whether replies are searched for tool calls written as text (see ``textcalls``)."""
 
     @abstractmethod
     def complete(
