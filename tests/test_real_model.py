@@ -87,7 +87,7 @@ def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> Non
         process = start(
             "--dir", str(folder), *SMALL_TOY, "--researchers", "1", "--model", MODEL_ALIAS,
             "--base-url", base_url, "--context-window", str(context), "--max-tokens", "512",
-            "--temperature", "0", "--request-timeout", "600", "--researcher-steps", "8",
+            "--temperature", "0", "--request-timeout", "600", "--researcher-steps", "16",
             "--budget-minutes", "12", "--heldout-task", "toy", "--verify-top-k", "1",
             "--directions-file", str(directions), "--direction", "first-look",
             *sandbox_flags(),
@@ -111,3 +111,5 @@ def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> Non
     assert sum(researcher["tool_calls"].values()) == len(tools)
     assert researcher["tokens"] > 3000
     assert not researcher["reason"].startswith("provider failed"), researcher["reason"]
+    # 16 turns of ~60 tokens each fill the 6k window: the loop compacted and carried on.
+    assert researcher["compactions"] >= 1, researcher

@@ -190,7 +190,7 @@ def test_a_model_that_writes_calls_as_text_is_shown_the_form(world: Lab, tmp_pat
         loop = ResearchLoop(provider(server), world.toolbox("ida"), log, "sys", LLMBudget(steps=2))
         loop.run()
         first, second = (r.body["messages"] for r in server.requests)
-    example = 'Answer with one tool call written as JSON, for example {"name": "leaderboard"'
+    example = 'Answer with one tool call written as JSON, for example {"name": "shell"'
     assert example in first[-1]["content"]
     assert '{"name": "shell", "arguments": {"command": "ls /data"}}' in second[-1]["content"]
     with FakeLLMServer([call("leaderboard")]) as server, Transcript(tmp_path / "n.jsonl") as log:

@@ -72,8 +72,9 @@ COMPACT = (
 # follows an example far more readily than a description (Qwen2.5-Coder-0.5B answered the
 # bare kickoff by repeating it, and the one with an example by calling the tool).
 TEXT_FORM = " Answer with one tool call written as JSON, for example {example}"
-KICKOFF_EXAMPLE = '{"name": "leaderboard", "arguments": {}}'
-NUDGE_EXAMPLE = '{"name": "shell", "arguments": {"command": "ls /data"}}'
+# Harmless and useful in every state; an argument-less example was copied with made-up
+# arguments (leaderboard with a "snapshot_id"), six times over.
+CALL_EXAMPLE = '{"name": "shell", "arguments": {"command": "ls /data"}}'
 RESUME = "Your context was reset. Your notebook:\n\n{notebook}\n\nContinue from there."
 SHRUNK = "[cut when the context was compacted: {n} characters]"
 MIN_ANSWER_TOKENS = 256
@@ -170,7 +171,7 @@ class ResearchLoop:
                 idle += 1
                 if idle >= self.max_idle_turns:
                     return "the model stopped calling tools"
-                messages.append(_user(NUDGE + self._text_form(NUDGE_EXAMPLE)))
+                messages.append(_user(NUDGE + self._text_form(CALL_EXAMPLE)))
                 continue
             idle = 0
             messages.append(Message("user", self._run_tools(completion.tool_calls)))
@@ -280,8 +281,8 @@ class ResearchLoop:
         """The first user message: a kickoff, or the notebook when there is one to resume from."""
         notebook = self.toolbox.call(ToolCall("notebook", "notebook", {}, "{}")).content
         if fresh and notebook.startswith("(the notebook is empty"):
-            return KICKOFF + self._text_form(KICKOFF_EXAMPLE)
-        return RESUME.format(notebook=notebook) + self._text_form(NUDGE_EXAMPLE)
+            return KICKOFF + self._text_form(CALL_EXAMPLE)
+        return RESUME.format(notebook=notebook) + self._text_form(CALL_EXAMPLE)
 
     def _exhausted(self) -> str | None:
         b, s = self.budget, self.spend
