@@ -122,6 +122,10 @@ def test_a_call_stopped_short_of_its_closing_braces_is_closed() -> None:
     assert calls(fenced) == [("read_file", {"path": "a}{.txt"})]
     tagged = '<tool_call>\n{"name": "shell", "arguments": {"command": "pwd"}\n</tool_call>'
     assert calls(tagged) == [("shell", {"command": "pwd"})]
+    # ... and this, ")" for the last "}".
+    assert calls('{"name": "notebook", "arguments": {"append": "x (y)"})') == [
+        ("notebook", {"append": "x (y)"})
+    ]
     # Cut inside a string, or with a bracket closed wrongly: not guessed at.
     assert calls('{"name": "shell", "arguments": {"command": "ls') == []
     assert calls('{"name": "shell", "arguments": {"command": "ls"]') == []

@@ -183,11 +183,13 @@ def _json_values(text: str, position: int) -> tuple[list[Any], int]:
 
 
 def _with_closed_tail(text: str, position: int, values: list[Any]) -> tuple[list[Any], int]:
-    """Small models often stop one or two closing braces short of the end of their call:
-    the rest of the segment (to a fence or the end), closed, if that makes it JSON."""
+    """Small models often stop one or two closing braces short of the end of their call, or
+    end it with stray punctuation: the rest of the segment (to a fence or the end), without
+    that punctuation and closed, if that makes it JSON."""
     end = text.find(_FENCE, position)
     end = len(text) if end == -1 else end
-    tail = text[position:end].rstrip()
+    # Qwen2.5-Coder-0.5B also ended one call with ")" where "}" belonged.
+    tail = text[position:end].rstrip().rstrip(");,.").rstrip()
     closers = _missing_closers(tail)
     if closers:
         try:
