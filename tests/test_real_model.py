@@ -113,3 +113,31 @@ def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> Non
     assert not researcher["reason"].startswith("provider failed"), researcher["reason"]
     # 16 turns of ~60 tokens each fill the 6k window: the loop compacted and carried on.
     assert researcher["compactions"] >= 1, researcher
+
+
+def test_a_window_set_too_large_is_survived_on_the_servers_refusal(tmp_path: Path) -> None:
+    """The failure users met: the loop believes the window is 16k, the server holds 3.5k. The
+    server's refusal (HTTP 400) costs one compaction and a retry, not the researcher."""
+    from aar.core.transcripts import Transcript, read_transcript
+    from aar.researchers.loop import LLMBudget, ResearchLoop
+    from aar.researchers.providers import ProviderConfig, make_provider
+    from tests.researchkit import lab
+
+    with (
+        llama_server(real_model(), 3584) as base_url,
+        lab(tmp_path / "lab") as world,
+        Transcript(tmp_path / "t.jsonl") as log,
+    ):
+        config = ProviderConfig(kind="openai", model=MODEL_ALIAS, base_url=base_url,
+                                context_window=16_384, temperature=0, timeout_s=600)  # fmt: skip
+        with make_provider(config) as provider:
+            loop = ResearchLoop(provider, world.toolbox("r1", backend="bwrap"), log,
+                                "You are a researcher. Use your tools.", LLMBudget(steps=16),
+                                max_tokens=512)  # fmt: skip
+            reason = loop.run()
+    events = [s for s in read_transcript(tmp_path / "t.jsonl") if s["kind"] == "event"]
+    overflows = [e for e in events if e["event"] == "context_overflow"]
+    assert overflows, events
+    assert "maximum context length is 3584 tokens" in overflows[0]["detail"]
+    assert any(e["event"] == "compaction" for e in events)
+    assert not reason.startswith("provider failed"), reason
