@@ -231,9 +231,7 @@ def test_text_tool_calls_are_off_by_default_and_go_back_as_text_when_on(
         {"path": "a.txt"},
         "tool_use",
     )
-    response = (
-        '<tool_response>\n{"name": "read_file", "error": true, "content": "nope"}\n</tool_response>'
-    )
+    response = "<tool_response>\nread_file ERROR:\nnope\n</tool_response>"
     assert server.requests[2].body["messages"][1:] == [
         {"role": "assistant", "content": [{"type": "text", "text": text}]},
         {"role": "user", "content": [{"type": "text", "text": response, "cache_control": CACHE}]},
