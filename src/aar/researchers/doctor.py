@@ -25,10 +25,8 @@ from aar.researchers.providers.base import (
     Provider,
     ProviderError,
     TextBlock,
-    ToolCall,
     ToolResultBlock,
     ToolSpec,
-    ToolUseBlock,
 )
 from aar.researchers.sizing import guess_request
 
@@ -119,7 +117,7 @@ def _one_call(provider: Provider, history: list[Message], word: str, report: Doc
     if call.arguments != {"text": word}:
         report.problem = f"the model called echo with {call.raw_arguments!r}, not text={word!r}"
         return False
-    report.calls.append(_source(completion, call))
+    report.calls.append("written as text" if call.from_text else "native")
     results = tuple(ToolResultBlock(c.id, word if c is call else "not run") for c in calls)
     history.append(Message("user", results))
     return True
@@ -133,13 +131,6 @@ def _no_call(completion: Completion) -> str:
         "(vLLM --enable-auto-tool-choice --tool-call-parser ...; llama.cpp --jinja), or keep "
         "text tool calls on"
     )
-
-
-def _source(completion: Completion, call: ToolCall) -> str:
-    for block in completion.message.content:
-        if isinstance(block, ToolUseBlock) and block.id == call.id:
-            return "written as text" if getattr(block, "from_text", False) else "native"
-    return "native"
 
 
 def _first_prompt(tools: list[ToolSpec]) -> int:

@@ -129,6 +129,8 @@ class ResearchLoop:
         self.max_result_chars = max_result_chars or result_chars_for(provider.context_window)
         self.poll_seconds, self.sleep = poll_seconds, sleep
         self.sizer = RequestSizer(provider)
+        # The schemas are built once: every request sends (and sizes) the same tools.
+        self.specs = toolbox.specs()
         self.spend = Spend()
         self.repeats = RepeatedFailures(max_repeated_failures)
 
@@ -195,7 +197,7 @@ class ResearchLoop:
     def _room(self, messages: list[Message]) -> int | None:
         """Tokens the answer may take, or None when the history should be compacted first."""
         window = self.provider.context_window
-        size = self.sizer.estimate(self.system, messages, self.toolbox.specs(), window)
+        size = self.sizer.estimate(self.system, messages, self.specs, window)
         room = window - size
         if size > self.compact_at * window or room < min(self.max_tokens, window // 4):
             return None
@@ -203,7 +205,7 @@ class ResearchLoop:
 
     def _complete(self, messages: list[Message], max_tokens: int) -> Completion:
         completion = self.provider.complete(
-            self.system, messages, self.toolbox.specs(), max_tokens=max_tokens,
+            self.system, messages, self.specs, max_tokens=max_tokens,
             timeout_s=self._seconds_left(),
         )  # fmt: skip
         self.spend.usage = self.spend.usage + completion.usage
