@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aar.researchers.providers import Price, PriceTable, ProviderConfigError, Usage
-from aar.researchers.providers.prices import FREE
+from aar.core.prices import FREE, Price, PriceTable, PriceTableError
+from aar.core.usage import Usage
 
 MILLION = Usage(input_tokens=1_000_000)
 
@@ -50,7 +50,7 @@ def test_toml_table_laid_over_the_defaults(tmp_path: Path) -> None:
 
 def test_unknown_model_is_free_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     table = PriceTable.default()
-    with caplog.at_level(logging.WARNING, logger="aar.researchers.providers.prices"):
+    with caplog.at_level(logging.WARNING, logger="aar.core.prices"):
         costs = [table.cost("mystery-model", MILLION) for _ in range(3)]
     assert costs == [0.0, 0.0, 0.0]
     warnings = [r.getMessage() for r in caplog.records]
@@ -71,10 +71,10 @@ def test_unknown_model_is_free_with_one_warning(caplog: pytest.LogCaptureFixture
 def test_malformed_tables_are_config_errors(tmp_path: Path, toml: str, complaint: str) -> None:
     path = tmp_path / "prices.toml"
     path.write_text(toml)
-    with pytest.raises(ProviderConfigError, match=complaint):
+    with pytest.raises(PriceTableError, match=complaint):
         PriceTable.from_toml(path)
 
 
 def test_a_missing_table_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ProviderConfigError, match="does not exist"):
+    with pytest.raises(PriceTableError, match="does not exist"):
         PriceTable.from_toml(tmp_path / "nope.toml")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aar.core.prices import Price
 from aar.researchers.providers import (
     Message,
     PriceTable,
@@ -27,7 +28,6 @@ from aar.researchers.providers import (
     Usage,
     make_provider,
 )
-from aar.researchers.providers.prices import Price
 
 TOOLS = [ToolSpec("read_file", "Read a file.", {"type": "object"})]
 HELLO = Message("user", (TextBlock("hello"),))

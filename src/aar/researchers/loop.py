@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from aar.core.transcripts import Transcript
+from aar.core.usage import Usage
 from aar.hub.client import HubError
 from aar.researchers.providers.base import (
     Completion,
@@ -49,7 +50,6 @@ from aar.researchers.providers.base import (
     ToolCall,
     ToolResultBlock,
     ToolUseBlock,
-    Usage,
 )
 from aar.researchers.repeats import RepeatedFailures
 from aar.researchers.sizing import RequestSizer

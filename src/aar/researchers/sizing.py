@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from aar.core.usage import Usage
 from aar.researchers.providers.base import (
     Block,
     Message,
@@ -37,7 +38,6 @@ from aar.researchers.providers.base import (
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
-    Usage,
 )
 
 PER_MESSAGE_TOKENS = 8

@@ -10,10 +10,12 @@ servers and a scripted stand-in.
 
 Modules: ``base`` (types, errors, the ``Provider`` interface), ``anthropic`` and
 ``openai_compat`` (need ``pip install 'aar[llm]'``, imported only when used), ``scripted``,
-``prices``, ``registry`` (``ProviderConfig``, ``make_provider``), ``textcalls`` (tool calls a
+``registry`` (``ProviderConfig``, ``make_provider``), ``textcalls`` (tool calls a
 model wrote as text), ``wire`` (a fake HTTP server speaking both APIs, for tests).
 """
 
+from aar.core.prices import Price, PriceTable
+from aar.core.usage import Usage
 from aar.researchers.providers.base import (
     Block,
     Completion,
@@ -29,9 +31,7 @@ from aar.researchers.providers.base import (
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
-    Usage,
 )
-from aar.researchers.providers.prices import Price, PriceTable
 from aar.researchers.providers.registry import PROVIDERS, ProviderConfig, make_provider
 from aar.researchers.providers.scripted import (
     ScriptedCall,

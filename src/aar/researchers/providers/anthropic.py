@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 import anthropic
 from anthropic.types import Message as WireMessage
 
+from aar.core.prices import PriceTable
+from aar.core.usage import Usage
 from aar.researchers.providers.base import (
     Block,
     Completion,
@@ -39,7 +41,6 @@ from aar.researchers.providers.base import (
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
-    Usage,
     capped_client,
     context_window_for,
     error_detail,
@@ -47,7 +48,6 @@ from aar.researchers.providers.base import (
     joined_thinking,
     status_error,
 )
-from aar.researchers.providers.prices import PriceTable
 from aar.researchers.providers.textcalls import (
     parse_text_calls,
     text_call_names,

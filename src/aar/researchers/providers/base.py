@@ -10,7 +10,7 @@ and back::
 
 Usage counts follow Anthropic's convention: ``input_tokens`` are the *uncached* prompt
 tokens, so a prompt's size is ``input_tokens + cache_read_tokens + cache_write_tokens`` and
-its price is a plain weighted sum (``aar.researchers.providers.prices``).
+its price is a plain weighted sum (``aar.core.prices``).
 
 ``count_tokens`` gives a prompt's exact size where the API has a counter (Anthropic's
 ``count_tokens``); elsewhere it is None and the loop estimates (``aar.researchers.sizing``).
@@ -23,7 +23,6 @@ raised before any request).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Literal
 
 from aar.core.errors import AarError, ConfigError
+from aar.core.usage import Usage, glob_lookup
 
 
 @dataclass(frozen=True)
@@ -105,29 +105,6 @@ class ToolCall:
     raw_arguments: str
     error: str | None = None
     from_text: bool = False
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Tokens of one or more calls; ``input_tokens`` excludes cache reads and writes."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_read_tokens + other.cache_read_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-        )
-
-    @property
-    def prompt_tokens(self) -> int:
-        """The whole prompt, cached or not."""
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
 
 @dataclass(frozen=True)
@@ -231,14 +208,6 @@ CONTEXT_WINDOWS: dict[str, int] = {
     "o4*": 200_000,
 }
 DEFAULT_CONTEXT_WINDOW = 32_768
-
-
-def glob_lookup(table: dict[str, Any], name: str) -> Any | None:
-    """``table[name]``, else the value of the longest glob pattern that matches ``name``."""
-    if name in table:
-        return table[name]
-    matches = [pattern for pattern in table if fnmatch.fnmatchcase(name, pattern)]
-    return table[max(matches, key=len)] if matches else None
 
 
 def context_window_for(model: str, configured: int | None = None) -> int:

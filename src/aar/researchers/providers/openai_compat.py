@@ -35,6 +35,8 @@ from typing import Any, ClassVar, Literal
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 
+from aar.core.prices import PriceTable
+from aar.core.usage import Usage
 from aar.researchers.providers.base import (
     Block,
     Completion,
@@ -46,14 +48,12 @@ from aar.researchers.providers.base import (
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
-    Usage,
     capped_client,
     context_window_for,
     error_detail,
     parse_arguments,
     status_error,
 )
-from aar.researchers.providers.prices import PriceTable
 from aar.researchers.providers.textcalls import (
     parse_text_calls,
     text_call_names,

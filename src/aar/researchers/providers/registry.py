@@ -26,9 +26,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aar.core.errors import MissingDependencyError
+from aar.core.prices import PriceTable
 from aar.core.registry import Registry
 from aar.researchers.providers.base import Provider, ProviderConfigError
-from aar.researchers.providers.prices import PriceTable
 from aar.researchers.providers.scripted import ScriptedProvider
 
 ProviderFactory = Callable[["ProviderConfig"], Provider]

@@ -31,6 +31,8 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
+from aar.core.prices import PriceTable
+from aar.core.usage import Usage
 from aar.researchers.providers.base import (
     Block,
     Completion,
@@ -43,10 +45,8 @@ from aar.researchers.providers.base import (
     ToolCall,
     ToolSpec,
     ToolUseBlock,
-    Usage,
     parse_arguments,
 )
-from aar.researchers.providers.prices import PriceTable
 from aar.researchers.providers.textcalls import parse_text_calls, tool_use_blocks
 
 

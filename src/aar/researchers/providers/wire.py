@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from aar.researchers.providers.base import Usage
+from aar.core.usage import Usage
 
 ANTHROPIC_PATH = "/v1/messages"
 ANTHROPIC_COUNT_PATH = "/v1/messages/count_tokens"

@@ -1,5 +1,8 @@
 """What a model's tokens cost: a price table keyed by model name or glob.
 
+Shared by the researchers' providers (a running total) and the hub's LLM gateway (the
+metered spend that budgets stop on).
+
     table = PriceTable.default().updated(PriceTable.from_toml("prices.toml"))
     table.cost("claude-sonnet-4-5-20250929", usage)   # USD
 
@@ -27,9 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aar.researchers.providers.base import ProviderConfigError, Usage, glob_lookup
+from aar.core.errors import ConfigError
+from aar.core.usage import Usage, glob_lookup
 
 log = logging.getLogger(__name__)
+
+
+class PriceTableError(ConfigError):
+    """A price table file or entry is missing or invalid."""
+
 
 _PER_TOKEN = 1e-6
 
@@ -117,9 +126,9 @@ class PriceTable:
         try:
             data = tomllib.loads(path.read_text())
         except FileNotFoundError:
-            raise ProviderConfigError(f"price table {path} does not exist") from None
+            raise PriceTableError(f"price table {path} does not exist") from None
         except tomllib.TOMLDecodeError as error:
-            raise ProviderConfigError(f"price table {path} is not valid TOML: {error}") from None
+            raise PriceTableError(f"price table {path} is not valid TOML: {error}") from None
         return cls.from_dict(data, source=str(path))
 
     def updated(self, other: PriceTable) -> PriceTable:
@@ -145,10 +154,10 @@ def _parse_price(value: object, where: str) -> Price:
     if value == "free":
         return FREE
     if not isinstance(value, Mapping):
-        raise ProviderConfigError(f'{where}: expected a table of prices or "free", got {value!r}')
+        raise PriceTableError(f'{where}: expected a table of prices or "free", got {value!r}')
     unknown = set(value) - {"input", "output", "cache_read", "cache_write"}
     if unknown or "input" not in value or "output" not in value:
-        raise ProviderConfigError(
+        raise PriceTableError(
             f"{where}: needs input and output (USD per million tokens), optionally cache_read "
             f"and cache_write; got keys {sorted(value)}"
         )
@@ -163,5 +172,5 @@ def _parse_price(value: object, where: str) -> Price:
 
 def _non_negative(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ProviderConfigError(f"{where}: expected a non-negative number, got {value!r}")
+        raise PriceTableError(f"{where}: expected a non-negative number, got {value!r}")
     return float(value)
