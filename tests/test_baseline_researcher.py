@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from aar.core.reproduce import RECIPE_FILE, Recipe, read_predictions
 from aar.core.transcripts import Transcript, read_transcript
@@ -75,6 +76,7 @@ def test_search_submits_vanilla_first_posts_and_finishes(tmp_path: Path) -> None
     assert entry.snapshot_id == next(s.snapshot_id for s in scorings if s.id == final)
 
 
+@pytest.mark.slow  # 20-30 s of sandboxed method runs; CI runs it with -m slow
 def test_a_second_researcher_adopts_what_the_first_reported(tmp_path: Path) -> None:
     with lab(tmp_path) as world:
         with Transcript(tmp_path / "r1.jsonl") as log:
@@ -91,6 +93,7 @@ def test_a_second_researcher_adopts_what_the_first_reported(tmp_path: Path) -> N
     assert any("from forum: r1" in body for body in posted)
 
 
+@pytest.mark.slow  # 20-30 s of sandboxed method runs; CI runs it with -m slow
 def test_budgets_and_an_operator_stop_end_the_search(tmp_path: Path) -> None:
     with lab(tmp_path) as world:
         with Transcript(tmp_path / "r1.jsonl") as log:
@@ -138,6 +141,7 @@ def _submitted(steps: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # 20-30 s of sandboxed method runs; CI runs it with -m slow
 def test_a_restarted_search_takes_up_where_it_stopped(tmp_path: Path) -> None:
     grid = GRID[:2]  # on toy, soft is a near-copy of vanilla and confident is not
     with lab(tmp_path) as world:
@@ -175,6 +179,7 @@ def test_a_restarted_search_takes_up_where_it_stopped(tmp_path: Path) -> None:
     assert last.parent_id == scorings[0].snapshot_id  # vanilla's, shared before the restart
 
 
+@pytest.mark.slow  # 20-30 s of sandboxed method runs; CI runs it with -m slow
 def test_every_submission_names_a_snapshot_that_reproduces_it(tmp_path: Path) -> None:
     with lab(tmp_path) as world:
         with Transcript(tmp_path / "r1.jsonl") as log:

@@ -113,6 +113,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_campaign(tmp_path: Path) ->
     check_nothing_acknowledged_was_lost(folder)
 
 
+@pytest.mark.slow  # about 20 s each; CI runs it with -m slow
 def test_a_fleet_submission_budget_ends_the_research_and_closes_the_hub(tmp_path: Path) -> None:
     folder = tmp_path / "c"
     flags = ["--researchers", "2", "--budget-minutes", "2", "--fleet-submissions", "2",
@@ -128,6 +129,7 @@ def test_a_fleet_submission_budget_ends_the_research_and_closes_the_hub(tmp_path
     assert all(a.budget.total == max(a.budget.used_total, 1) for a in accounts)
 
 
+@pytest.mark.slow  # about 20 s each; CI runs it with -m slow
 def test_gpu_hours_are_wall_hours_times_gpus_and_stop_researchers(tmp_path: Path) -> None:
     folder = tmp_path / "c"
     flags = ["--researchers", "2", "--budget-minutes", "2", "--gpus-per-researcher", "2",

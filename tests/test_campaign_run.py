@@ -92,6 +92,7 @@ def test_a_folder_holding_a_campaign_is_not_overwritten(tmp_path: Path) -> None:
     assert "has no state.json" in missing.communicate(timeout=120)[0]
 
 
+@pytest.mark.slow  # about 35 s; CI runs it with -m slow
 def test_an_llm_campaign_on_a_hub_it_is_given(tmp_path: Path) -> None:
     run_vanilla = FakeToolCall("run_method", {"method": "vanilla"})
     predictions = {"path": prediction_file("vanilla", {}, 0), "method": "vanilla"}

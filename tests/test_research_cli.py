@@ -49,6 +49,7 @@ def aar(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow  # about 17 s; CI runs it with -m slow
 def test_an_llm_researcher_from_the_command_line(tmp_path: Path) -> None:
     script = [
         FakeReply(tool_calls=(FakeToolCall("list_files", {}),)),
