@@ -118,7 +118,7 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
         names = [a.name for a in hub.operator.accounts()]
     assert "old" in names
     check = create_engine(url)
-    assert current_revision(check) == "0005"
+    assert current_revision(check) == "0006"
     assert {"posts", "snapshots", "votes"} <= set(inspect(check).get_table_names())
 
 

@@ -40,7 +40,7 @@ def test_scoring_budgets_flags_and_leaderboard_on_postgres(
         assert hub.operator.scoring(scorings[1].id).cleared_by == "operator"
         assert first.public_accuracy > 0.5
     engine = make_engine(postgres_url)
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit"))
     engine.dispose()

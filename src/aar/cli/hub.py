@@ -3,6 +3,7 @@
     aar hub add-researcher alice | researchers | set-status alice paused
     aar hub pause alice | resume alice | stop alice
     aar hub budget alice [--per-hour N] [--total N] [--add N]     (--add -N cuts the total)
+    aar hub budget alice --model-dollars 20 [--model-tokens N]    (gateway model limits)
     aar hub guidance TITLE --body TEXT [--tag T]                  (a post every researcher sees)
     aar hub quarantine POST_ID --reason TEXT | release POST_ID
 
@@ -76,11 +77,16 @@ def serve(
             "--set", help="Any other hub setting, KEY=VALUE (repeatable), e.g. rate_limit_burst=50."
         ),
     ] = None,
+    gateway: Annotated[
+        Path | None,
+        typer.Option(help="LLM gateway TOML: upstreams, fleet limits (keys from the env)."),
+    ] = None,
 ) -> None:
     """Start the hub (the operator's token is written to DIR/operator.token on first start)."""
     from pydantic import ValidationError
 
     from aar.cli.options import parse_assignments
+    from aar.hub.gateway.config import load_gateway
     from aar.hub.server import serve as run
     from aar.hub.settings import HubSettings
 
@@ -97,6 +103,7 @@ def serve(
         "feedback": feedback,
         "ladder_margin": ladder_margin,
         "transcripts_dir": transcripts_dir,
+        "gateway": load_gateway(gateway) if gateway else None,
     }
     try:
         settings = HubSettings(**(fields | parse_assignments(setting or [], "--set")))
@@ -195,19 +202,29 @@ def budget(
         int | None,
         typer.Option("--add", help="Add N to the total (negative cuts; not below used)."),
     ] = None,
+    model_dollars: Annotated[
+        float | None, typer.Option(min=0, help="Model spend limit through the gateway, USD.")
+    ] = None,
+    model_tokens: Annotated[
+        int | None, typer.Option(min=0, help="Model token limit through the gateway.")
+    ] = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Extend or cut a researcher's budget; prints the budget as it now stands.
 
     The hub refuses a total below the submissions already made (it cannot take them back):
-    to allow no more, set the total to what is used, or pause the researcher.
+    to allow no more, set the total to what is used, or pause the researcher. Model limits
+    apply to calls through the hub's LLM gateway from the next call on.
     """
-    if per_hour is None and total is None and add is None:
-        raise typer.BadParameter("give --per-hour, --total or --add")
+    changes = {"per_hour": per_hour, "total": total, "add_total": add,
+               "model_dollars": model_dollars, "model_tokens": model_tokens}  # fmt: skip
+    if all(value is None for value in changes.values()):
+        raise typer.BadParameter(
+            "give --per-hour, --total, --add, --model-dollars or --model-tokens"
+        )
     if total is not None and add is not None:
         raise typer.BadParameter("give --total or --add, not both")
-    changes = {"per_hour": per_hour, "total": total, "add_total": add}
     account = _client(url, token).update_account(
         name, **{key: value for key, value in changes.items() if value is not None}
     )
@@ -216,6 +233,16 @@ def budget(
         f"{account.name}: {b.per_hour} per hour ({b.used_this_hour} used this hour), "
         f"{b.total} in total ({b.used_total} used)"
     )
+    if account.model is not None and (model_dollars is not None or model_tokens is not None):
+        m = account.model
+        console.print(
+            f"model: ${m.dollars:.2f} of {_limit(m.dollar_limit, '$')}, "
+            f"{m.tokens} tokens of {_limit(m.token_limit, '')}"
+        )
+
+
+def _limit(value: float | None, unit: str) -> str:
+    return "no limit" if value is None else f"{unit}{value:g}"
 
 
 @hub_app.command("guidance")

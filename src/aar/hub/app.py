@@ -23,6 +23,7 @@ from aar.hub.dashboard_session import (
     csrf_refused_page,
     refused_redirect,
 )
+from aar.hub.gateway.config import GATEWAY_PREFIX
 from aar.hub.middleware import Audit, BodyLimit, RateLimit
 from aar.hub.routers import (
     accounts,
@@ -31,6 +32,7 @@ from aar.hub.routers import (
     dashboard,
     dashboard_load,
     forum,
+    gateway,
     leaderboard,
     ranking,
     snapshots,
@@ -55,6 +57,7 @@ ROUTERS = (
     dashboard,
     dashboard_load,
     controls,
+    gateway,
 )
 
 
@@ -65,6 +68,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start()
         yield
+        if state.gateway is not None:
+            await state.gateway.aclose()
         state.close()
 
     app = FastAPI(title="aar hub", version=__version__, lifespan=lifespan)
@@ -85,6 +90,8 @@ def create_app(settings: HubSettings) -> FastAPI:
 
 
 def _limit(settings: HubSettings, path: str) -> int:
+    if settings.gateway is not None and path.startswith(GATEWAY_PREFIX + "/"):
+        return settings.gateway.max_body_bytes
     return (
         settings.snapshot_max_bytes
         if path.rstrip("/").endswith("/snapshots")

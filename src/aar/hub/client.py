@@ -34,6 +34,9 @@ from aar.hub.schemas import (
     FinalPublic,
     LeaderboardRowOperator,
     LeaderboardRowPublic,
+    ModelCallDetail,
+    ModelCallPublic,
+    ModelSpend,
     RankingRowOperator,
     ScoringDetailOperator,
     ScoringOperator,
@@ -125,9 +128,15 @@ class HubClient:
         return self._get(AccountPublic, "/me")
 
     def create_researcher(
-        self, name: str, per_hour: int | None = None, total: int | None = None
+        self,
+        name: str,
+        per_hour: int | None = None,
+        total: int | None = None,
+        model_dollars: float | None = None,
+        model_tokens: int | None = None,
     ) -> AccountCreated:
-        body = {"name": name, "per_hour": per_hour, "total": total}
+        body = {"name": name, "per_hour": per_hour, "total": total,
+                "model_dollars": model_dollars, "model_tokens": model_tokens}  # fmt: skip
         return AccountCreated.model_validate(self.request("POST", "/accounts", json=body).json())
 
     def rotate_token(self, name: str) -> AccountCreated:
@@ -141,6 +150,25 @@ class HubClient:
         return AccountOperator.model_validate(
             self.request("PATCH", f"/accounts/{name}", json=changes).json()
         )
+
+    # --- the LLM gateway -------------------------------------------------------------------------
+
+    def model_usage(self) -> ModelSpend:
+        """The caller's own model spend through the gateway, and its limits."""
+        return self._get(ModelSpend, "/llm/usage")
+
+    def model_calls(
+        self, researcher: str | None = None, after: int = 0, limit: int = 100
+    ) -> list[ModelCallPublic]:
+        """Operator: model calls with an id above ``after``, oldest first."""
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if researcher is not None:
+            params["researcher"] = researcher
+        return self._list(ModelCallPublic, "/llm/calls", params=params)
+
+    def model_call(self, call_id: int) -> ModelCallDetail:
+        """Operator: one model call with its request and response bodies."""
+        return self._get(ModelCallDetail, f"/llm/calls/{call_id}")
 
     # --- tasks and scoring ----------------------------------------------------------------------
 

@@ -98,9 +98,10 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"detail": f"request body is larger than the limit of {limit} bytes"}
-    ).encode()
+    message = f"request body is larger than the limit of {limit} bytes"
+    # "error" in the shape both LLM vendors' clients read, for calls through the gateway
+    error = {"type": "request_too_large", "message": message, "code": "request_too_large"}
+    body = json.dumps({"detail": message, "type": "error", "error": error}).encode()
     await send(
         {
             "type": "http.response.start",

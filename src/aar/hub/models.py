@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -60,6 +61,12 @@ class Account(Base):
     per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
     total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # --- model calls through the gateway: limits (None: none) and running totals
+    model_dollars: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    spent_dollars: Mapped[float] = mapped_column(Float, default=0.0)
+    spent_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    model_calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Task(Base):
@@ -203,3 +210,41 @@ class AuditEntry(Base):
     status: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ModelCall(Base):
+    """One call through the LLM gateway: who, which upstream and model, tokens and dollars.
+
+    Refused calls (budget, auth, bad request) are rows too, with ``status`` and ``error``;
+    their tokens and cost are zero. The bodies live in ``ModelCallPayload``.
+    """
+
+    __tablename__ = "model_calls"
+    __table_args__ = (Index("ix_model_calls_account_id", "account_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    upstream: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128), default="")
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    metered: Mapped[str] = mapped_column(String(16), default="reported")
+    """reported (the upstream's usage), estimated (a stream cut before its usage) or none."""
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    first_byte_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ModelCallPayload(Base):
+    """A call's request and response bodies, gzip-compressed (streams as the SSE text)."""
+
+    __tablename__ = "model_call_payloads"
+    call_id: Mapped[int] = mapped_column(ForeignKey("model_calls.id"), primary_key=True)
+    request_gz: Mapped[bytes] = mapped_column(LargeBinary)
+    response_gz: Mapped[bytes] = mapped_column(LargeBinary)

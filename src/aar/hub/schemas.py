@@ -30,10 +30,16 @@ class _Out(BaseModel):
 # --- accounts ------------------------------------------------------------------------------
 
 
+Dollars = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+Tokens = Annotated[int, Field(ge=0, le=10**15)]
+
+
 class AccountCreate(_In):
     name: Name = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     per_hour: Count | None = None
     total: Count | None = None
+    model_dollars: Dollars | None = Field(None, description="model spend limit (gateway)")
+    model_tokens: Tokens | None = Field(None, description="model token limit (gateway)")
 
 
 class AccountUpdate(_In):
@@ -49,6 +55,8 @@ class AccountUpdate(_In):
     add_total: Annotated[int, Field(ge=-BIG, le=BIG)] | None = Field(
         None, description="add this to the total budget (negative: cut it)"
     )
+    model_dollars: Dollars | None = Field(None, description="model spend limit (gateway)")
+    model_tokens: Tokens | None = Field(None, description="model token limit (gateway)")
 
 
 class AccountCreated(_Out):
@@ -71,8 +79,44 @@ class AccountPublic(_Out):
     created_at: datetime
 
 
+class ModelSpend(_Out):
+    """Model use through the hub's gateway, and the limits it stops at (None: none)."""
+
+    dollars: float
+    tokens: int
+    calls: int
+    dollar_limit: float | None = None
+    token_limit: int | None = None
+
+
+class ModelCallPublic(_Out):
+    id: int
+    researcher: str
+    at: datetime
+    upstream: str
+    path: str
+    model: str
+    stream: bool
+    status: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    metered: str
+    duration_ms: float
+    first_byte_ms: float | None
+    error: str | None
+
+
+class ModelCallDetail(ModelCallPublic):
+    request: Any = Field(None, description="the request body as sent (JSON)")
+    response: Any = Field(None, description="the response: JSON, or a stream's SSE text")
+
+
 class AccountOperator(AccountPublic):
     budget: BudgetPublic
+    model: ModelSpend | None = None
     flagged: int
     last_seen: datetime | None
 

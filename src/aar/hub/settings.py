@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aar.hub.gateway.config import GatewayConfig
+
 
 class HubSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -124,6 +126,9 @@ class HubSettings(BaseModel):
     )
     forum_votes_per_minute: int = Field(
         60, ge=1, description="forum votes per researcher per minute"
+    )
+    gateway: GatewayConfig | None = Field(
+        None, description="the LLM gateway's upstreams and limits (aar.hub.gateway.config)"
     )
     rate_limit_audit_seconds: float = Field(
         10.0, gt=0, description="refused requests are audited as one row per caller this often"

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aar.hub.archive_pool import ArchiveChecks
 from aar.hub.auditlog import AuditWriter
 from aar.hub.db import make_engine, upgrade
+from aar.hub.gateway.service import Gateway
 from aar.hub.models import Account
 from aar.hub.probes import EarlierPredictions
 from aar.hub.ratelimit import RateLimits
@@ -50,6 +51,7 @@ class HubState:
         )
         self.task_cache: dict[str, Any] = {}
         self.earlier = EarlierPredictions()
+        self.gateway = Gateway(settings.gateway) if settings.gateway is not None else None
 
     def start(self) -> None:
         """Create or upgrade the schema; make sure an operator account exists."""

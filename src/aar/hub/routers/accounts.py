@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from aar.hub.budgets import budget_of
 from aar.hub.deps import AccountDep, OperatorDep, SessionDep, StateDep
+from aar.hub.gateway.ledger import spend_of
 from aar.hub.models import Account, AuditEntry, Scoring
 from aar.hub.schemas import (
     BIG,
@@ -45,6 +46,8 @@ def create_account(
             token_hash=hash_token(token),
             per_hour=body.per_hour,
             total=body.total,
+            model_dollars=body.model_dollars,
+            model_tokens=body.model_tokens,
         )
     )
     state.rate_limits.know(hash_token(token), body.name)
@@ -135,6 +138,7 @@ def _operator_view(session: Session, settings: HubSettings, account: Account) ->
         budget=budget_of(session, account, settings),
         flagged=flagged,
         last_seen=last_seen,
+        model=spend_of(account),
     )
 
 
