@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from aar.campaign.config import CampaignConfig, load_config, save_config, validate_config
+from aar.campaign.gateway import gateway_plan, key_variables
 from aar.campaign.jobs import HubAccess, researcher_job
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.spend import Spend
@@ -18,6 +19,7 @@ from aar.campaign.state import CampaignState, ResearcherState
 from aar.cli.main import app as cli
 from aar.cli.run import FLAG_FIELDS
 from aar.core.errors import ConfigError
+from aar.hub.gateway.config import load_gateway
 
 
 def fields(model: type[BaseModel], prefix: str = "") -> set[str]:
@@ -236,6 +238,7 @@ def test_researcher_groups_run_with_their_own_model_settings(tmp_path: Path) -> 
     assert claude[claude.index("--max-tokens") + 1] == "8192"  # inherited
     assert "--base-url" not in claude
     assert local[local.index("--model") + 1] == "qwen2.5-coder"
+    assert local[local.index("--base-url") + 1] == "http://127.0.0.1:8080/v1"  # no gateway
     assert local[local.index("--brain") + 1] == "openai"
     assert local[local.index("--max-tokens") + 1] == "1024"
     assert local[local.index("--context-window") + 1] == "8192"
@@ -258,3 +261,37 @@ def test_researcher_groups_run_with_their_own_model_settings(tmp_path: Path) -> 
 def test_bad_groups_are_named(researchers: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         validate_config({"researchers": researchers}, "mixed.toml")
+
+
+def test_a_hub_with_a_gateway_takes_the_keys_out_of_researcher_processes(tmp_path: Path) -> None:
+    file = tmp_path / "mixed.toml"
+    file.write_text(
+        '[researchers]\nmodel = "claude-opus-4-6"\napi_key_env = "TEAM_KEY"\n\n'
+        "[[researchers.groups]]\ncount = 2\n\n"
+        '[[researchers.groups]]\ncount = 1\nmodel = "qwen2.5-coder"\n'
+        'base_url = "http://127.0.0.1:8080/v1"\napi_key_env = "LOCAL_KEY"\n'
+        "[budget]\ndollars = 4.0\n[fleet]\ndollars = 10.0\ntokens = 5000000\n"
+    )
+    config = load_config(file)
+    plan = gateway_plan(config)
+    assert plan is not None
+    assert plan.groups == {0: "anthropic", 1: "openai"}
+    served = load_gateway(plan.write(tmp_path / "gateway.toml"))
+    assert [(u.name, u.api, u.base_url, u.api_key_env, u.models) for u in served.upstreams] == [
+        ("anthropic", "anthropic", None, "TEAM_KEY", ("claude-opus-4-6",)),
+        ("openai", "openai", "http://127.0.0.1:8080/v1", "LOCAL_KEY", ("qwen2.5-coder",)),
+    ]
+    assert (served.fleet.dollars, served.fleet.tokens) == (10.0, 5_000_000)
+    hidden = key_variables(config)
+    assert {"TEAM_KEY", "LOCAL_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"} <= set(hidden)
+    access = HubAccess("http://hub", "/s.sock", upstreams=plan.groups, hidden_env=hidden)
+    for group, upstream in ((0, "anthropic"), (1, "openai")):
+        researcher = ResearcherState(name="r01", token="t0k", group=group)
+        job = researcher_job(config, CampaignLayout(tmp_path), access, researcher, Spend(), 1.0)
+        argv = list(job.argv)
+        assert argv[argv.index("--gateway") + 1] == upstream
+        assert "--base-url" not in argv
+        assert "--api-key-env" not in argv
+        assert job.unset == hidden
+    # a baseline fleet calls no model: no gateway
+    assert gateway_plan(load_config(None, {})) is None

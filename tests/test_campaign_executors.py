@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,18 +132,24 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def test_output_and_environment_reach_the_log(executor: Executor, tmp_path: Path) -> None:
+def test_output_and_environment_reach_the_log(
+    executor: Executor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-held-by-the-campaign")
     echo = job(
         tmp_path,
         "echo",
-        'print("value:", os.environ["AAR_TEST_VALUE"]); print("oops", file=sys.stderr)',
-        env={"AAR_TEST_VALUE": "forty-two"},
+        'print("value:", os.environ["AAR_TEST_VALUE"]); print("oops", file=sys.stderr); '
+        'print("key:", os.environ.get("ANTHROPIC_API_KEY"), os.environ.get("AAR_TEST_KEY"))',
+        env={"AAR_TEST_VALUE": "forty-two", "AAR_TEST_KEY": "given-then-taken"},
     )
-    executor.start(echo)
+    # variables a job unsets never reach it, whether inherited or given (model keys)
+    executor.start(replace(echo, unset=("ANTHROPIC_API_KEY", "AAR_TEST_KEY")))
     assert exit_code(executor, "echo") == 0
     text = log_text(echo)
     assert "value: forty-two" in text
     assert "oops" in text
+    assert "key: None None" in text
 
 
 def test_poll_is_none_while_running_then_the_exit_code(executor: Executor, tmp_path: Path) -> None:

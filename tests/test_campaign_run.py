@@ -152,13 +152,24 @@ def test_the_fleet_dollar_budget_is_summed_over_llm_researchers(tmp_path: Path) 
         finish(start("--dir", str(folder), *SMALL_TOY, *flags, env={"FAKE_KEY": "k"}))
         calls = len(llm.requests)
     summary = summary_of(folder)
+    with campaign_hub(folder) as hub:
+        metered = hub.model_calls()
     assert any(i["detail"] == "fleet dollar budget" for i in summary["incidents"])
-    # each researcher may spend an even share of the fleet's $2.5 ($1.25) and stops itself once
-    # it has: a call's cost is known only after the call, so each overshoots by at most one
-    assert summary["cost"]["dollars"] == pytest.approx(calls) == 4.0
-    assert [r["dollars"] for r in summary["researchers"]] == [2.0, 2.0]
-    # who notices first (the researcher at its share, or the supervisor at the fleet's sum)
-    # is a race; the spend above is not
-    stops = ("dollar budget reached", "fleet dollar budget")
+    # the hub's gateway held the key and metered every call, with the campaign's prices
+    assert len(llm.requests) == calls
+    assert all(r.headers["authorization"] == "Bearer k" for r in llm.requests)
+    forwarded = [c for c in metered if c.status == 200]
+    assert len(forwarded) == calls
+    assert sum(c.cost_usd for c in forwarded) == pytest.approx(calls)
+    # each researcher stops itself at its even share of the fleet's $2.5 ($1.25), and the
+    # gateway refuses every call once the fleet has spent $2.5: a call's cost is known only
+    # after it, so the fleet overshoots by at most one call per researcher
+    assert summary["cost"]["dollars"] == pytest.approx(calls)
+    assert 3 <= calls <= 4
+    refused = [c for c in metered if c.status == 429]
+    assert len(refused) == 4 - calls
+    # who notices first (the researcher at its share, the gateway or the supervisor at the
+    # fleet's sum) is a race; the spend above is not
+    stops = ("dollar budget reached", "fleet dollar budget", "model budget spent")
     assert all(r["reason"].startswith(stops) for r in summary["researchers"])
     assert summary["cost"]["dollars_per_researcher_hour"] > 0

@@ -4,10 +4,13 @@
 
 Directions are dealt without repeats (``aar.researchers.directions.assign``) from the
 configured names, a custom file, or the shipped library. Budgets per account follow the
-config, so ``--resume`` with a larger ``budget.submissions`` extends them.
+config, so ``--resume`` with a larger ``budget.submissions`` extends them; ``budget.dollars``
+and ``budget.tokens`` are the account's model limits, which the hub's gateway enforces.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aar.campaign.config import CampaignConfig
 from aar.campaign.state import CampaignState, ResearcherState
@@ -39,15 +42,25 @@ def enroll(config: CampaignConfig, state: CampaignState, operator: HubClient) ->
         index = len(state.researchers)
         group = config.researchers.group_of(index)
         add_researcher(config, state, operator, taken, dealt[index].name, group)
-    b = config.budget
+    wanted = {key: value for key, value in budgets(config).items() if value is not None}
     for account in operator.accounts():
-        if account.name in state.researchers and (
-            account.budget.total != b.submissions
-            or account.budget.per_hour != b.submissions_per_hour
-        ):
-            operator.update_account(
-                account.name, total=b.submissions, per_hour=b.submissions_per_hour
-            )
+        if account.name not in state.researchers:
+            continue
+        model = account.model
+        has = {
+            "per_hour": account.budget.per_hour, "total": account.budget.total,
+            "model_dollars": model.dollar_limit if model else None,
+            "model_tokens": model.token_limit if model else None,
+        }  # fmt: skip
+        if any(has[key] != value for key, value in wanted.items()):
+            operator.update_account(account.name, **wanted)
+
+
+def budgets(config: CampaignConfig) -> dict[str, Any]:
+    """A researcher account's limits: submissions, and model spend through the gateway."""
+    b = config.budget
+    return {"per_hour": b.submissions_per_hour, "total": b.submissions,
+            "model_dollars": b.dollars, "model_tokens": b.tokens}  # fmt: skip
 
 
 def add_researcher(
@@ -63,9 +76,7 @@ def add_researcher(
     if name in taken:
         token = operator.rotate_token(name).token
     else:
-        token = operator.create_researcher(
-            name, per_hour=config.budget.submissions_per_hour, total=config.budget.submissions
-        ).token
+        token = operator.create_researcher(name, **budgets(config)).token
     researcher = ResearcherState(name=name, token=token, direction=direction, group=group)
     state.researchers[name] = researcher
     taken.add(name)

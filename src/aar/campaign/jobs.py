@@ -9,7 +9,8 @@ notebook and transcript) and only the budget it has not yet used.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aar.campaign.config import CampaignConfig
 from aar.campaign.executors import ResearcherJob
@@ -23,10 +24,14 @@ MIN_MINUTES = 0.1
 
 @dataclass(frozen=True)
 class HubAccess:
-    """How researchers reach the hub: its Unix socket (local sandboxes) or its URL."""
+    """How researchers reach the hub: its Unix socket (local sandboxes) or its URL; and,
+    when the campaign started it with an LLM gateway, each group's upstream there and the
+    variables that may hold a model key (kept from researcher processes)."""
 
     url: str
     socket: str | None = None
+    upstreams: Mapping[int | None, str] = field(default_factory=dict)
+    hidden_env: tuple[str, ...] = ()
 
 
 def remaining_minutes(config: CampaignConfig, researcher: ResearcherState) -> float:
@@ -54,9 +59,15 @@ def researcher_job(
     argv += ["--sandbox", r.sandbox] + (["--allow-unsafe"] if r.allow_unsafe else [])
     argv += ["--brain", r.resolved_brain, "--minutes", f"{minutes:.3f}"]
     argv += ["--transcript", str(layout.transcript(name))]
+    upstream = hub.upstreams.get(researcher.group)
+    endpoint = (
+        {"gateway": upstream}
+        if upstream
+        else {"base_url": r.base_url, "api_key_env": r.api_key_env}
+    )
     argv += _optional(
-        model=r.model, base_url=r.base_url, api_key_env=r.api_key_env, script=r.script,
-        prices=r.prices, directions=r.directions_file, direction=researcher.direction,
+        model=r.model, **endpoint, script=r.script, prices=r.prices,
+        directions=r.directions_file, direction=researcher.direction,
     )  # fmt: skip
     if r.resolved_brain != "baseline":
         argv += _optional(
@@ -74,6 +85,7 @@ def researcher_job(
         name=name,
         argv=tuple(argv),
         env={"AAR_HUB_TOKEN": researcher.token},
+        unset=hub.hidden_env if upstream else (),
         log_path=layout.log(name),
         resources=resources,
     )

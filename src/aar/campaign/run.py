@@ -3,11 +3,13 @@
     campaign = Campaign.create(Path("campaigns/first"), config)     # or Campaign.resume(path)
     report = campaign.run(view)                                      # the report's index.html
 
-``run`` starts the hub (or uses the configured one), publishes the task, enrolls the
-researchers with tokens and directions, runs the research phase (``Supervisor``), then the
-end checks and the report. State is saved as it goes; an interruption (Ctrl-C, SIGTERM)
-stops researchers and hub cleanly and raises ``CampaignInterruptedError``, and a killed campaign
-leaves a folder that ``Campaign.resume`` continues.
+``run`` starts the hub (or uses the configured one) — with an LLM gateway that holds the model
+keys when researchers call models over HTTP (``aar.campaign.gateway``) — publishes the task,
+enrolls the researchers with tokens, directions and model limits, runs the research phase
+(``Supervisor``), then the end checks and the report. State is saved as it goes; an
+interruption (Ctrl-C, SIGTERM) stops researchers and hub cleanly and raises
+``CampaignInterruptedError``, and a killed campaign leaves a folder that ``Campaign.resume``
+continues.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from types import FrameType
 from aar.campaign.config import CampaignConfig, load_config, save_config
 from aar.campaign.executors import make_executor
 from aar.campaign.finish import EndResults, end_checks, results_path
+from aar.campaign.gateway import gateway_plan, key_variables
 from aar.campaign.hubproc import HubProcess
 from aar.campaign.jobs import HubAccess
 from aar.campaign.layout import CampaignLayout
@@ -90,6 +93,9 @@ class Campaign:
     def run(self, view: View) -> Path:
         """Run to the end (or on from where it stopped); returns the report's index.html."""
         self.config.researchers.sandbox_python()  # checked before the hub or anyone starts
+        plan = gateway_plan(self.config)
+        if plan is not None and self.state.status in ("created", "running", "stopped"):
+            plan.check_keys()  # the hub inherits the keys from this process
         try:
             with _interruptible(), self.hub() as hub:
                 self._publish(hub.operator, view)
@@ -129,9 +135,17 @@ class Campaign:
             return
         local = self.config.executor.kind == "local"
         socket = self.layout.socket if local else None
+        plan = gateway_plan(self.config)
+        flags = self._hub_flags()
+        if plan is not None:
+            flags += ["--gateway", str(plan.write(self.layout.hub / "gateway.toml"))]
         with HubProcess.start(self.layout.hub, socket=socket, port=self.config.hub.port,
-                              flags=self._hub_flags()) as process:  # fmt: skip
-            access = HubAccess(process.url, str(socket) if socket else None)
+                              flags=flags) as process:  # fmt: skip
+            access = HubAccess(
+                process.url, str(socket) if socket else None,
+                upstreams=plan.groups if plan else {},
+                hidden_env=key_variables(self.config) if plan else (),
+            )  # fmt: skip
             self.state.hub_url = process.url
             self.state.save(self.layout.state)
             with HubClient(process.url, process.operator_token) as client:
@@ -175,7 +189,9 @@ class Campaign:
 
     def _research(self, hub: Hub, view: View) -> None:
         c = self.config
-        options = {"address": c.executor.ray_address} if c.executor.kind == "ray" else {}
+        options: dict[str, object] = {}
+        if c.executor.kind == "ray":
+            options = {"address": c.executor.ray_address, "hidden_env": hub.access.hidden_env}
         with make_executor(c.executor.kind, **options) as executor:
             supervisor = Supervisor(
                 c, self.layout, self.state, executor, hub.operator, hub.access, view

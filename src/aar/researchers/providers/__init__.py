@@ -18,6 +18,7 @@ from aar.core.prices import Price, PriceTable
 from aar.core.usage import Usage
 from aar.researchers.providers.base import (
     Block,
+    BudgetSpentError,
     Completion,
     ContextTooLongError,
     Message,
@@ -43,6 +44,7 @@ from aar.researchers.providers.scripted import (
 __all__ = [
     "PROVIDERS",
     "Block",
+    "BudgetSpentError",
     "Completion",
     "ContextTooLongError",
     "Message",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import anthropic
@@ -47,6 +48,7 @@ from aar.researchers.providers.base import (
     joined_text,
     joined_thinking,
     status_error,
+    unix_client,
 )
 from aar.researchers.providers.textcalls import (
     parse_text_calls,
@@ -72,6 +74,7 @@ class AnthropicProvider(Provider):
         api_key: str,
         api_key_env: str = "ANTHROPIC_API_KEY",
         base_url: str | None = None,
+        unix_socket: Path | None = None,
         max_retries: int = 5,
         timeout_s: float = 600.0,
         context_window: int | None = None,
@@ -101,7 +104,11 @@ class AnthropicProvider(Provider):
         self._key_env = api_key_env
         self._timeout_s = timeout_s
         self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout_s,
+            http_client=unix_client(anthropic.DefaultHttpxClient, unix_socket),
         )
 
     def complete(

@@ -23,10 +23,12 @@ raised before any request).
 
 from __future__ import annotations
 
+import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal
 
@@ -139,6 +141,14 @@ class ContextTooLongError(ProviderError):
     """The prompt does not fit the model's context window."""
 
 
+class BudgetSpentError(ProviderError):
+    """The endpoint refuses for money: the hub gateway's budget, or the vendor's quota."""
+
+    def __init__(self, provider: str, model: str, detail: str, status: int | None = None) -> None:
+        super().__init__(provider, model, detail, status)
+        self.detail = detail
+
+
 class ProviderConfigError(ConfigError):
     """A provider setting is missing or invalid."""
 
@@ -218,6 +228,16 @@ def context_window_for(model: str, configured: int | None = None) -> int:
     return int(known) if known is not None else DEFAULT_CONTEXT_WINDOW
 
 
+def unix_client(default_client: Any, socket: Path | None) -> Any:
+    """An HTTP client for an official SDK that reaches its base URL over a Unix socket (the
+    hub's gateway, from a local researcher), or None (the SDK's own client) without one."""
+    if socket is None:
+        return None
+    # the SDKs ship their own httpx (httpx2 today): the transport must come from the same one
+    library = importlib.import_module(default_client.__mro__[1].__module__.partition(".")[0])
+    return default_client(transport=library.HTTPTransport(uds=str(socket)))
+
+
 def capped_client(client: Any, timeout_s: float, cap_s: float | None) -> Any:
     """An official client (``anthropic`` or ``openai``) whose attempts end within ``cap_s``.
 
@@ -278,10 +298,16 @@ _CONTEXT_PHRASES = (
 )
 
 
+# Anthropic's and OpenAI's error types for money, which the hub's gateway answers with too.
+_BUDGET_KINDS = ("billing_error", "insufficient_quota")
+
+
 def status_error(
     provider: str, model: str, status: int | None, detail: str, *, key_env: str, retries: int
 ) -> ProviderError:
     """The error for an HTTP error status the client gave up on (or never retried)."""
+    if status == 402 or any(kind in detail for kind in _BUDGET_KINDS):
+        return BudgetSpentError(provider, model, detail, status)
     if status is not None and (status in (408, 409, 429) or status >= 500):
         detail += f" (retried up to {retries} times)"
     if status in (401, 403):

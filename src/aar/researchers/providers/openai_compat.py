@@ -30,6 +30,7 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import openai
@@ -53,6 +54,7 @@ from aar.researchers.providers.base import (
     error_detail,
     parse_arguments,
     status_error,
+    unix_client,
 )
 from aar.researchers.providers.textcalls import (
     parse_text_calls,
@@ -85,6 +87,7 @@ class OpenAIProvider(Provider):
         api_key: str = "none",
         api_key_env: str = "OPENAI_API_KEY",
         base_url: str | None = None,
+        unix_socket: Path | None = None,
         max_retries: int = 5,
         timeout_s: float = 600.0,
         context_window: int | None = None,
@@ -102,7 +105,11 @@ class OpenAIProvider(Provider):
         self._key_env = api_key_env
         self._timeout_s = timeout_s
         self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout_s,
+            http_client=unix_client(openai.DefaultHttpxClient, unix_socket),
         )
 
     def complete(

@@ -1,0 +1,109 @@
+"""The LLM gateway of a hub the campaign starts: its upstreams, limits, and the keys it hides.
+
+    plan = gateway_plan(config)            # None when no researcher calls a model over HTTP
+    plan.write(layout.hub / "gateway.toml")   # aar serve --gateway reads it
+    plan.upstream_of(group)                # "anthropic", "openai", "openai-2", ...
+    key_variables(config)                  # env vars kept from researchers and Ray workers
+
+Every distinct model endpoint (API, base URL, key variable) of the researcher groups becomes
+one upstream, offering the models those groups name. The fleet's dollar and token limits
+become the gateway's; each researcher's own limits are set on its hub account at enrolment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aar.campaign.config import CampaignConfig, ResearchersConfig
+from aar.core.errors import ConfigError
+from aar.hub.gateway.config import VENDOR_KEYS, FleetLimits, GatewayConfig, Upstream
+
+HTTP_BRAINS = ("anthropic", "openai")
+"""Brains whose model is called over HTTP, so through the gateway."""
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    config: GatewayConfig
+    groups: dict[int | None, str]
+    """Each group's upstream name (None: the researchers without a group)."""
+
+    def upstream_of(self, group: int | None) -> str | None:
+        return self.groups.get(group)
+
+    def check_keys(self) -> None:
+        """Refuse to start researchers whose upstream has no key here (the hub inherits it)."""
+        missing = [m for u in self.config.upstreams if (m := u.missing_key())]
+        if missing:
+            raise ConfigError("; ".join(missing))
+
+    def write(self, path: Path) -> Path:
+        path.write_text(gateway_toml(self.config))
+        return path
+
+
+def _groups(config: CampaignConfig) -> dict[int | None, ResearchersConfig]:
+    r = config.researchers
+    if not r.groups:
+        return {None: r}
+    return {index: r.settings(index) for index in range(len(r.groups))}
+
+
+def gateway_plan(config: CampaignConfig) -> GatewayPlan | None:
+    """The gateway the campaign's hub needs (None: no researcher calls a model over HTTP)."""
+    endpoints: dict[tuple[str, str | None, str | None], list[str]] = {}
+    names: dict[tuple[str, str | None, str | None], str] = {}
+    groups: dict[int | None, str] = {}
+    for group, settings in _groups(config).items():
+        brain = settings.resolved_brain
+        if brain not in HTTP_BRAINS:
+            continue
+        endpoint = (brain, settings.base_url, settings.api_key_env)
+        if endpoint not in names:
+            taken = sum(1 for key in names if key[0] == brain)
+            names[endpoint] = brain if taken == 0 else f"{brain}-{taken + 1}"
+        endpoints.setdefault(endpoint, []).append(str(settings.model))
+        groups[group] = names[endpoint]
+    if not groups:
+        return None
+    upstreams = tuple(
+        Upstream(name=names[key], api=key[0], base_url=key[1], api_key_env=key[2],
+                 models=tuple(dict.fromkeys(models)))
+        for key, models in endpoints.items()
+    )  # fmt: skip
+    fleet = FleetLimits(dollars=config.fleet.dollars, tokens=config.fleet.tokens)
+    gateway = GatewayConfig(upstreams=upstreams, fleet=fleet, prices=_prices(config))
+    return GatewayPlan(gateway, groups)
+
+
+def _prices(config: CampaignConfig) -> Path | None:
+    tables = {s.prices.resolve() for s in _groups(config).values() if s.prices is not None}
+    if len(tables) > 1:
+        raise ConfigError(
+            "researcher groups name different price tables; the hub's gateway meters every "
+            "call with one: merge them into researchers.prices"
+        )
+    return next(iter(tables), None)
+
+
+def key_variables(config: CampaignConfig) -> tuple[str, ...]:
+    """Environment variables that may hold a model key: kept from researcher processes."""
+    named = {s.api_key_env for s in _groups(config).values() if s.api_key_env}
+    return tuple(sorted(named | set(VENDOR_KEYS.values()) | {"ANTHROPIC_AUTH_TOKEN"}))
+
+
+def gateway_toml(config: GatewayConfig) -> str:
+    """``config`` as the TOML file ``aar serve --gateway`` reads."""
+    lines = [f"concurrency = {config.concurrency}", f"max_body_bytes = {config.max_body_bytes}"]
+    if config.prices is not None:
+        lines.append(f"prices = {json.dumps(str(config.prices))}")
+    lines += ["", "[fleet]"] + [
+        f"{key} = {value}" for key, value in config.fleet.model_dump(exclude_none=True).items()
+    ]
+    for upstream in config.upstreams:
+        lines += ["", "[[upstreams]]"]
+        for key, value in upstream.model_dump(exclude_none=True).items():
+            lines.append(f"{key} = {json.dumps(list(value) if key == 'models' else value)}")
+    return "\n".join(lines) + "\n"
