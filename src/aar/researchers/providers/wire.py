@@ -142,7 +142,9 @@ class FakeLLMServer:
         self._stopping = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        # shutdown() waits for the serve loop's next poll: the default 0.5 s cost every test that.
+        poll = {"poll_interval": 0.02}
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs=poll, daemon=True)
 
     @property
     def url(self) -> str:
