@@ -22,6 +22,29 @@ Usage on the wire follows each vendor: Anthropic reports uncached ``input_tokens
 in ``prompt_tokens``, with ``prompt_tokens_details.cached_tokens`` (and ``cache_write_tokens``)
 inside it. String tool-call arguments go on the OpenAI wire as they are; on the Anthropic wire
 (whose ``input`` is always an object) they are decoded first.
+
+Streaming: a request whose body has ``"stream": true`` gets its 200 reply as server-sent events
+(``text/event-stream``, one HTTP/1.1 chunk per event, flushed), the same message as the plain
+answer cut into parts, the way each vendor sends it:
+
+- Anthropic: ``event: NAME`` / ``data: JSON`` pairs: ``message_start`` (empty content, the input
+  and cache tokens, ``output_tokens`` 1), then per content block ``content_block_start``, its
+  ``content_block_delta``s (``thinking_delta``s then one ``signature_delta``; ``text_delta``s;
+  ``input_json_delta``s whose ``partial_json`` pieces join to the tool input) and
+  ``content_block_stop``, a ``ping`` after the first block's start, ``message_delta`` (stop reason
+  and the final, cumulative usage) and ``message_stop``.
+- OpenAI: ``data: JSON`` chunks (``chat.completion.chunk``): the role, ``reasoning_content`` and
+  ``content`` pieces, each tool call as one delta with its id, type and name then its argument
+  pieces, a chunk with ``finish_reason``; when the request asks for
+  ``stream_options: {"include_usage": true}`` every chunk carries ``usage: null`` and one more
+  chunk with no choices carries the usage; then ``data: [DONE]``.
+
+``FakeReply(chunks=N)`` cuts each text, thinking and argument string into about N pieces;
+``chunk_delay_s`` sleeps between events (not before the first, so a client sees the first event
+at once); ``cut_after_events=N`` closes the connection after N events (pings and ``[DONE]``
+count), before the final empty chunk, so the client meets a broken stream as it would a dropped
+connection. Error replies and ``delay_s`` behave as without streaming (an error is a plain JSON
+response), and streamed requests are recorded in ``requests`` like the others.
 """
 
 from __future__ import annotations
@@ -79,6 +102,10 @@ class FakeReply:
     error_message: str = "fake error"
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # Streaming only (a request with "stream": true); see the module docstring.
+    chunks: int = 3
+    chunk_delay_s: float = 0.0
+    cut_after_events: int | None = None
 
     @classmethod
     def error(cls, status: int, message: str = "fake error", **options: Any) -> FakeReply:
@@ -115,7 +142,9 @@ class FakeLLMServer:
         self._stopping = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        # shutdown() waits for the serve loop's next poll: the default 0.5 s cost every test that.
+        poll = {"poll_interval": 0.02}
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs=poll, daemon=True)
 
     @property
     def url(self) -> str:
@@ -165,6 +194,9 @@ class FakeLLMServer:
 
 def _handler_class(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Small SSE writes go out at once instead of waiting on the peer's delayed ACK.
+        disable_nagle_algorithm = True
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
@@ -183,7 +215,11 @@ def _handler_class(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             else:
                 if reply.delay_s and server._stopping.wait(reply.delay_s):
                     return
-                self._send(*_render(self.path, reply, str(body.get("model", ""))))
+                model = str(body.get("model", ""))
+                if reply.status == 200 and body.get("stream") is True:
+                    self._stream(reply, _sse_events(self.path, reply, model, body))
+                else:
+                    self._send(*_render(self.path, reply, model))
 
         def _send(self, status: int, payload: dict[str, Any], headers: Mapping[str, str]) -> None:
             data = json.dumps(payload).encode()
@@ -197,6 +233,34 @@ def _handler_class(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test): nobody is listening
+
+        def _stream(self, reply: FakeReply, events: list[bytes]) -> None:
+            """Send ``events`` one HTTP chunk each, flushed, ``reply.chunk_delay_s`` apart."""
+            # Chunked HTTP/1.1, as the vendors send it: a connection closed before the last
+            # (empty) chunk is then a broken stream to the client, not a short complete one.
+            self.protocol_version = "HTTP/1.1"
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream; charset=utf-8")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("transfer-encoding", "chunked")
+                self.send_header("connection", "close")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                for sent, event in enumerate(events):
+                    if sent == reply.cut_after_events:
+                        return  # the connection closes with the body unfinished
+                    if sent and reply.chunk_delay_s and server._stopping.wait(reply.chunk_delay_s):
+                        return
+                    self._write_chunk(event)
+                self._write_chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client closed the stream early
+
+        def _write_chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # tests read server.requests, not stderr
@@ -318,3 +382,133 @@ def _openai_tool_call(index: int, call: FakeToolCall) -> dict[str, Any]:
 
 def _quarter_of_json(body: dict[str, Any]) -> int:
     return len(json.dumps(body)) // 4
+
+
+def _sse_events(path: str, reply: FakeReply, model: str, body: dict[str, Any]) -> list[bytes]:
+    """The whole stream for a 200 ``reply``, as encoded SSE events in sending order."""
+    if path == ANTHROPIC_PATH:
+        return [
+            f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+            for name, data in _anthropic_events(reply, model)
+        ]
+    options = body.get("stream_options") or {}
+    chunks = _openai_chunks(reply, model, include_usage=options.get("include_usage") is True)
+    return [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks] + [b"data: [DONE]\n\n"]
+
+
+def _pieces(text: str, count: int) -> list[str]:
+    """``text`` cut into at most ``count`` consecutive pieces (none when it is empty)."""
+    size = max(1, -(-len(text) // max(1, count)))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _anthropic_events(reply: FakeReply, model: str) -> list[tuple[str, dict[str, Any]]]:
+    """The Messages stream of ``reply``: the same message as the non-streaming answer, in parts."""
+    message = _anthropic_message(reply, model)
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    start["usage"] = {**message["usage"], "output_tokens": 1}
+    blocks = [
+        event
+        for index, block in enumerate(message["content"])
+        for event in _anthropic_block_events(index, block, reply.chunks)
+    ]
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    # message_delta's usage is cumulative: the final counts, input and cache ones included.
+    end = {"type": "message_delta", "delta": delta, "usage": message["usage"]}
+    return [
+        ("message_start", {"type": "message_start", "message": start}),
+        *blocks[:1],  # the API sends its ping after the first content_block_start
+        ("ping", {"type": "ping"}),
+        *blocks[1:],
+        ("message_delta", end),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def _anthropic_block_events(
+    index: int, block: dict[str, Any], chunks: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """``content_block_start``, its deltas and ``content_block_stop`` for one content block."""
+    kind = block["type"]
+    if kind == "text":
+        start: dict[str, Any] = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in _pieces(block["text"], chunks)]
+    elif kind == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [
+            {"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"], chunks)
+        ]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    else:
+        start = {**block, "input": {}}
+        raw = json.dumps(block["input"])
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(raw, chunks)]
+    events = [
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        )
+    ]
+    events += [
+        ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        for delta in deltas
+    ]
+    events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return events
+
+
+def _openai_chunks(reply: FakeReply, model: str, *, include_usage: bool) -> list[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of ``reply``: the non-streaming answer, in parts."""
+    completion = _openai_completion(reply, model)
+    choice = completion["choices"][0]
+    message = choice["message"]
+    head: dict[str, Any] = {
+        "id": completion["id"],
+        "object": "chat.completion.chunk",
+        "created": completion["created"],
+        "model": model,
+        "system_fingerprint": None,
+    }
+    if include_usage:
+        head["usage"] = None  # every chunk says so; only the extra last one carries usage
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            **head,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+
+    deltas = _openai_deltas(message, reply.chunks)
+    chunks = [chunk(delta) for delta in deltas] + [chunk({}, choice["finish_reason"])]
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": completion["usage"]})
+    return chunks
+
+
+def _openai_deltas(message: dict[str, Any], chunks: int) -> list[dict[str, Any]]:
+    """The message's deltas: role first, then reasoning, text and tool calls in pieces."""
+    text = message["content"]
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": "" if text else None}]
+    reasoning = message.get("reasoning_content") or ""
+    deltas += [{"reasoning_content": p} for p in _pieces(reasoning, chunks)]
+    deltas += [{"content": p} for p in _pieces(text or "", chunks)]
+    for index, call in enumerate(message.get("tool_calls", [])):
+        deltas += [{"tool_calls": [d]} for d in _openai_tool_deltas(index, call, chunks)]
+    return deltas
+
+
+def _openai_tool_deltas(index: int, call: dict[str, Any], chunks: int) -> list[dict[str, Any]]:
+    """A tool call's deltas: id, type and name first (sent once: the client joins repeats), then
+    the arguments in pieces."""
+    function = call["function"]
+    first = {
+        "index": index,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": function["name"], "arguments": ""},
+    }
+    rest = [
+        {"index": index, "function": {"arguments": p}}
+        for p in _pieces(function["arguments"], chunks)
+    ]
+    return [first, *rest]
