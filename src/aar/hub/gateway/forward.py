@@ -103,6 +103,8 @@ def _streamed(
                 pieces.put_nowait(chunk)
         except httpx.HTTPError as broken:
             error = f"upstream stream broke off: {broken}"
+            # in the vendor's words, so the client raises rather than take a cut reply as whole
+            pieces.put_nowait(out.vendor.stream_error(f"aar gateway: {error}"))
         finally:
             pieces.put_nowait(None)
             await upstream.aclose()

@@ -155,6 +155,14 @@ class Vendor:
             {"x-api-key": key} if self.name == "anthropic" else {"authorization": f"Bearer {key}"}
         )
 
+    def stream_error(self, message: str) -> bytes:
+        """The event a vendor sends when a stream fails midway; clients raise on it."""
+        if self.name == "anthropic":
+            body = {"type": "error", "error": {"type": "api_error", "message": message}}
+            return b"\n\nevent: error\ndata: " + json.dumps(body).encode() + b"\n\n"
+        body = {"error": {"message": message, "type": "upstream_error", "code": None}}
+        return b"\n\ndata: " + json.dumps(body).encode() + b"\n\n"
+
     def error(
         self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None
     ) -> JSONResponse:
