@@ -72,6 +72,10 @@ class TranscriptMeter:
                 s.submissions += 1
         elif kind == "event" and line.get("event") == "start":
             s.last_stop, self._brain = None, line.get("brain")
+        elif kind == "event" and line.get("event") == "session_end":
+            # an external agent's session: its own total of the session's calls
+            s.dollars += float(line.get("cost_usd") or 0.0)
+            s.tokens += sum(int(v) for v in (line.get("usage") or {}).values())
         elif kind == "event" and line.get("event") == "compaction":
             s.compactions += 1
         elif kind == "event" and line.get("event") == "stop":

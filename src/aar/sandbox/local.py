@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aar.sandbox.base import (
     ExecResult,
@@ -67,6 +67,7 @@ class LocalSandbox(Sandbox):
         timeout: float | None = None,
         cwd: str = ".",
         stdin: str | None = None,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ExecResult:
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
         if not argv:
@@ -78,14 +79,19 @@ class LocalSandbox(Sandbox):
         folder = self.workspace.resolve(cwd)
         with self.workspace.folder(folder):  # a SandboxPathError unless it is a real folder
             pass
-        return self._run(argv, folder, stdin, seconds)
+        return self._run(argv, folder, stdin, seconds, on_stdout)
 
     @abstractmethod
     def _check_backend(self) -> None: ...
 
     @abstractmethod
     def _run(
-        self, argv: list[str], cwd: tuple[str, ...], stdin: str | None, timeout: float
+        self,
+        argv: list[str],
+        cwd: tuple[str, ...],
+        stdin: str | None,
+        timeout: float,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ExecResult: ...
 
     def _track(self, proc: subprocess.Popen[bytes]) -> None:

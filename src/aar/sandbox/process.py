@@ -12,6 +12,7 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from aar.sandbox.base import (
@@ -89,7 +90,12 @@ class ProcessSandbox(LocalSandbox):
             self._home = None
 
     def _run(
-        self, argv: list[str], cwd: tuple[str, ...], stdin: str | None, timeout: float
+        self,
+        argv: list[str],
+        cwd: tuple[str, ...],
+        stdin: str | None,
+        timeout: float,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ExecResult:
         assert self._prlimit is not None
         assert self._home is not None
@@ -108,6 +114,7 @@ class ProcessSandbox(LocalSandbox):
             stdin=stdin,
             timeout=timeout,
             output_bytes=limits.output_bytes,
+            on_stdout=on_stdout,
             watchdogs=[watch],
             end_tree=kill_session,
             on_start=self._track,

@@ -45,8 +45,12 @@ class StreamBuffer:
     head: bytearray = field(default_factory=bytearray)
     tail: bytearray = field(default_factory=bytearray)
     total: int = 0
+    listener: Callable[[bytes], None] | None = None
+    """Gets every piece as it arrives, whatever the cap keeps."""
 
     def add(self, data: bytes) -> None:
+        if self.listener is not None:
+            self.listener(data)
         self.total += len(data)
         room = self.limit - len(self.head)
         if room > 0:
@@ -118,6 +122,7 @@ def run_command(
     pass_fds: Sequence[int] = (),
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
     on_end: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> Outcome:
     """Start ``argv`` in a new session and run it to its end (see the module docstring)."""
     started = time.monotonic()
@@ -131,7 +136,7 @@ def run_command(
         start_new_session=True,
         pass_fds=tuple(pass_fds),
     )
-    out, err = StreamBuffer(output_bytes), StreamBuffer(output_bytes)
+    out, err = StreamBuffer(output_bytes, listener=on_stdout), StreamBuffer(output_bytes)
     try:
         if on_start is not None:
             on_start(proc)

@@ -1,0 +1,159 @@
+"""Run an external agent in the sandbox session after session until a budget ends it.
+
+    sessions = AgentSessions(box, transcript, hub, command_for, AgentBudget(minutes=60))
+    reason = sessions.run()       # "wall time", "model budget spent: ...", ...
+
+Each session is one run of the agent's command in the researcher's sandbox, its output
+streamed into the transcript. When a session ends the next one starts from the notebook, as
+the reference system restarted its researchers; the wall-time budget stops the session that
+is running. A session that fails (no result, an error result, a non-zero exit) counts toward
+``max_failures`` in a row; a refusal for money from the hub's gateway ends the run at once.
+While the operator has the researcher paused, no session starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aar.core.transcripts import Transcript
+from aar.hub.client import HubClient, HubError
+from aar.researchers.agents.stream import StreamReader
+from aar.sandbox.base import ExecResult, Sandbox
+
+KICKOFF = (
+    "Begin: look at the forum, the leaderboard and your notebook (NOTEBOOK.md), then start on "
+    "your direction."
+)
+RESUME = (
+    "Your previous session ended ({why}). Your notebook (NOTEBOOK.md) holds your state: read "
+    "it, then continue your research."
+)
+MIN_SESSION_S = 20.0
+"""A session needs at least this much wall time left to be worth starting."""
+PAUSE_POLL_S = 5.0
+MONEY_WORDS = ("billing_error", "insufficient_quota", "model budget of")
+GATEWAY_SAYS = "aar gateway: "
+
+
+@dataclass(frozen=True)
+class AgentBudget:
+    minutes: float
+    dollars: float | None = None
+    steps: int | None = None
+    max_failures: int = 3
+
+
+@dataclass(frozen=True)
+class Session:
+    """What one session did, as its transcript records and exit say."""
+
+    result: dict[str, Any] | None
+    exec: ExecResult
+    turns: int
+
+    @property
+    def failed(self) -> str | None:
+        """Why the session counts as failed (None: it ended normally)."""
+        if self.exec.killed is not None:
+            return f"killed: {self.exec.killed}"
+        if self.result is None:
+            tail = (self.exec.stderr or self.exec.stdout)[-500:].strip()
+            return f"exit {self.exec.exit_code} with no result line" + (f": {tail}" if tail else "")
+        if self.result.get("is_error"):
+            return f"{self.result.get('subtype')}: {str(self.result.get('result'))[:500]}"
+        return None
+
+    @property
+    def cost(self) -> float:
+        return float((self.result or {}).get("total_cost_usd") or 0.0)
+
+
+CommandFor = Callable[[str, float | None, int | None], list[str]]
+"""(prompt, dollars left, turns left) → the session's argv inside the sandbox."""
+
+
+class AgentSessions:
+    def __init__(
+        self, box: Sandbox, transcript: Transcript, hub: HubClient, command_for: CommandFor,
+        budget: AgentBudget,
+    ) -> None:  # fmt: skip
+        self.box, self.transcript, self.hub = box, transcript, hub
+        self.command_for, self.budget = command_for, budget
+        self.deadline = time.monotonic() + budget.minutes * 60
+        self.dollars = 0.0
+        self.turns = 0
+        self.sessions = 0
+
+    def run(self) -> str:
+        """Sessions until a stop; returns (and records) the reason."""
+        self.transcript.append("event", event="start", brain="agent")
+        reason = self._loop()
+        self.transcript.append("event", event="stop", reason=reason, sessions=self.sessions,
+                               steps=self.turns, dollars=self.dollars)  # fmt: skip
+        return reason
+
+    def _loop(self) -> str:
+        failures, why = 0, None
+        while True:
+            stop = self._stop_before_session()
+            if stop is not None:
+                return stop
+            session = self._session(KICKOFF if why is None else RESUME.format(why=why))
+            self.dollars += session.cost
+            self.turns += session.turns
+            money = _money_refusal(session)
+            if money is not None:
+                return f"model budget spent: {money}"
+            if session.exec.killed == "timeout":
+                return "wall time"
+            problem = session.failed
+            failures = failures + 1 if problem else 0
+            if failures >= self.budget.max_failures:
+                return f"the agent failed {failures} sessions in a row; last: {problem}"
+            why = problem or "it finished its turn"
+
+    def _stop_before_session(self) -> str | None:
+        while True:
+            if self._seconds_left() < MIN_SESSION_S:
+                return "wall time"
+            b = self.budget
+            if b.steps is not None and self.turns >= b.steps:
+                return "step budget reached"
+            if b.dollars is not None and self.dollars >= b.dollars:
+                return "dollar budget reached"
+            try:
+                status = self.hub.me().status
+            except HubError as err:
+                return f"stopped by the hub: {err.detail}"
+            if status != "paused":
+                return None
+            time.sleep(min(PAUSE_POLL_S, self._seconds_left()))
+
+    def _session(self, prompt: str) -> Session:
+        self.sessions += 1
+        b = self.budget
+        dollars = None if b.dollars is None else b.dollars - self.dollars
+        turns = None if b.steps is None else b.steps - self.turns
+        argv = self.command_for(prompt, dollars, turns)
+        self.transcript.append("event", event="session_start", session=self.sessions)
+        reader = StreamReader(self.transcript)
+        result = self.box.exec(argv, timeout=self._seconds_left(), on_stdout=reader.feed)
+        reader.close()
+        return Session(reader.result, result, reader.assistant_turns)
+
+    def _seconds_left(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.0)
+
+
+def _money_refusal(session: Session) -> str | None:
+    """The gateway's (or a vendor's) refusal for money that ended the session, if one did."""
+    said = str((session.result or {}).get("result") or "")
+    for text in (said, session.exec.stdout[-4000:]):
+        if any(word in text for word in MONEY_WORDS):
+            start = text.find(GATEWAY_SAYS)
+            start = start + len(GATEWAY_SAYS) if start >= 0 else 0
+            return text[start:].splitlines()[0][:300]
+    return None

@@ -1,0 +1,88 @@
+"""Claude Code as a researcher: the real binary in the bwrap sandbox, its model behind the hub's
+LLM gateway (the project's fake Anthropic server, streaming), aar's hub tools over MCP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aar.core.transcripts import read_transcript
+from aar.core.usage import Usage
+from aar.researchers.providers.wire import FakeReply, FakeToolCall
+from aar.researchers.tools.library import prediction_file
+from tests.agentkit import UPSTREAM_KEY, agent_world
+
+VANILLA = prediction_file("vanilla", {}, 0)
+
+
+def bash(command: str) -> FakeReply:
+    return FakeReply(tool_calls=(FakeToolCall("Bash", {"command": command, "description": "x"}),))
+
+
+def mcp(name: str, **arguments: object) -> FakeReply:
+    return FakeReply(tool_calls=(FakeToolCall(f"mcp__aar__{name}", arguments),))
+
+
+def test_claude_code_runs_commands_reads_the_forum_and_submits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leak = "env; ps -eo args; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'"
+    script = [
+        bash(f"ls /data/toy > seen.txt; ({leak}) > leak.txt"),
+        mcp("forum_read"),
+        mcp("run_method", method="vanilla"),
+        mcp("submit_predictions", path=VANILLA, method="vanilla"),
+        FakeReply(text="Submitted vanilla; stopping here."),
+    ]
+    with agent_world(tmp_path, monkeypatch) as world:
+        world.operator.create_researcher("someone")  # a forum with a post to read
+        world.vendor.add(*script)
+        done = world.research("r1", "--steps", "5", "--minutes", "4")
+        scorings = world.operator.scorings()
+        calls = world.operator.model_calls(researcher="r1")
+        stored = world.operator.model_call(calls[-1].id)
+        account = {a.name: a for a in world.operator.accounts()}["r1"]
+        audited = {r.action for r in world.operator.audit(kind="tool_call", actor="r1")}
+        sent = world.vendor.requests
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "r1 stopped: step budget reached" in done.stdout
+    workspace = world.workspace("r1")
+    assert "bundle.json" in (workspace / "seen.txt").read_text()  # the bundle, seen from inside
+    # the vendor key lives in the hub alone: not in the sandbox's environment, processes or
+    # files; the agent's key is the researcher's own hub token
+    leaked = (workspace / "leak.txt").read_text()
+    assert "ANTHROPIC_API_KEY=" in leaked
+    assert UPSTREAM_KEY not in leaked
+    assert all(r.headers["x-api-key"] == UPSTREAM_KEY for r in sent)
+    assert [(s.researcher, s.method) for s in scorings] == [("r1", "vanilla")]
+    assert {"forum_read", "run_method", "submit_predictions"} <= audited
+    # every model call went through the gateway, streamed, metered and stored
+    assert len(calls) == len(sent) == 5
+    assert all(c.stream and c.status == 200 for c in calls)
+    assert account.model is not None
+    assert account.model.calls == 5
+    assert "Submitted vanilla" in stored.response
+    steps = read_transcript(workspace.parent / "r1.jsonl")
+    tools = [s["name"] for s in steps if s["kind"] == "tool"]
+    assert tools == ["Bash", "forum_read", "run_method", "submit_predictions"]
+    assert steps[-1]["reason"] == "step budget reached"
+
+
+def test_a_spent_model_budget_stops_the_agent_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    costly = Usage(input_tokens=100_000, output_tokens=1_000)  # $0.525 on Opus 4.6
+    with agent_world(tmp_path, monkeypatch) as world:
+        world.vendor.add(FakeReply(tool_calls=bash("echo one").tool_calls, usage=costly))
+        done = world.research("r2", "--minutes", "3", model_dollars=0.5)
+        calls = world.operator.model_calls(researcher="r2")
+        forwarded = len(world.vendor.requests)
+    assert done.returncode == 0, done.stderr + done.stdout
+    said = " ".join(done.stdout.split())  # the console wraps long lines
+    assert (
+        "r2 stopped: model budget spent: researcher r2's model budget of $0.50 is spent "
+        "($0.53 used); no more model calls; 1 sessions"
+    ) in said
+    assert forwarded == 1  # the refused call never left the hub
+    assert [(c.status, c.cost_usd > 0) for c in calls] == [(200, True), (402, False)]
