@@ -60,14 +60,19 @@ class AgentWorld:
 
 
 @contextmanager
-def agent_world(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgentWorld]:
+def agent_world(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, api: str = "anthropic"
+) -> Iterator[AgentWorld]:
+    """A served hub whose gateway upstream ``claude`` (``api``) is the fake vendor server."""
     require_bwrap()
-    claude_binary()
+    if api == "anthropic":
+        claude_binary()
     monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)  # the hub's environment, and only the hub's
     with FakeLLMServer() as vendor:
         gateway = folder / "gateway.toml"
         gateway.write_text(
-            f'[[upstreams]]\nname = "claude"\napi = "anthropic"\nbase_url = "{vendor.url}"\n'
+            f'[[upstreams]]\nname = "claude"\napi = "{api}"\n'
+            f'base_url = "{vendor.url if api == "anthropic" else vendor.openai_base_url}"\n'
             f'api_key_env = "{KEY_ENV}"\nmodels = ["claude-opus-4-6"]\n'
         )
         with (

@@ -58,7 +58,7 @@ from aar.core.errors import ConfigError
 if TYPE_CHECKING:
     from aar.sandbox.pyenv import PythonEnv
 
-Brain = Literal["baseline", "anthropic", "openai", "scripted"]
+Brain = Literal["baseline", "anthropic", "openai", "scripted", "claude-code"]
 
 
 class _Section(BaseModel):
@@ -195,8 +195,10 @@ class ResearchersConfig(_Section):
 
     def _brain_problem(self) -> str | None:
         brain = self.resolved_brain
-        if brain in ("anthropic", "openai") and not self.model:
+        if brain in ("anthropic", "openai", "claude-code") and not self.model:
             return f"brain {brain} needs a model (researchers.model / --model)"
+        if brain == "claude-code" and self.sandbox != "bwrap":
+            return "brain claude-code runs only in the bwrap sandbox (researchers.sandbox)"
         if brain == "scripted" and self.script is None:
             return "brain scripted needs a script (researchers.script / --script)"
         return None
@@ -286,6 +288,20 @@ class CampaignConfig(_Section):
     @property
     def researcher_minutes(self) -> float:
         return self.budget.minutes or self.fleet.minutes
+
+    @model_validator(mode="after")
+    def _check_agents(self) -> CampaignConfig:
+        r = self.researchers
+        groups = [r.settings(i) for i in range(len(r.groups))] or [r]
+        if any(g.resolved_brain == "claude-code" for g in groups) and (
+            self.executor.kind != "local" or self.hub.url is not None
+        ):
+            # the agent reaches the gateway through the hub's socket, bound into its sandbox
+            raise ValueError(
+                "brain claude-code needs the hub the campaign starts on this machine "
+                "(executor.kind local, no hub.url)"
+            )
+        return self
 
     @property
     def heldout(self) -> list[str]:

@@ -20,8 +20,8 @@ from aar.campaign.config import CampaignConfig, ResearchersConfig
 from aar.core.errors import ConfigError
 from aar.hub.gateway.config import VENDOR_KEYS, FleetLimits, GatewayConfig, Upstream
 
-HTTP_BRAINS = ("anthropic", "openai")
-"""Brains whose model is called over HTTP, so through the gateway."""
+HTTP_BRAINS = {"anthropic": "anthropic", "openai": "openai", "claude-code": "anthropic"}
+"""Brains whose model is called over HTTP (so through the gateway), and the API they speak."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,11 @@ def gateway_plan(config: CampaignConfig) -> GatewayPlan | None:
         brain = settings.resolved_brain
         if brain not in HTTP_BRAINS:
             continue
-        endpoint = (brain, settings.base_url, settings.api_key_env)
+        endpoint = (HTTP_BRAINS[brain], settings.base_url, settings.api_key_env)
         if endpoint not in names:
-            taken = sum(1 for key in names if key[0] == brain)
-            names[endpoint] = brain if taken == 0 else f"{brain}-{taken + 1}"
+            api = endpoint[0]
+            taken = sum(1 for key in names if key[0] == api)
+            names[endpoint] = api if taken == 0 else f"{api}-{taken + 1}"
         endpoints.setdefault(endpoint, []).append(str(settings.model))
         groups[group] = names[endpoint]
     if not groups:
@@ -86,6 +87,14 @@ def _prices(config: CampaignConfig) -> Path | None:
             "call with one: merge them into researchers.prices"
         )
     return next(iter(tables), None)
+
+
+def check_agents(config: CampaignConfig) -> None:
+    """Refuse to start when an external agent's binary is not here (ConfigError saying how)."""
+    from aar.researchers.agents.claude_code import find_claude
+
+    if any(s.resolved_brain == "claude-code" for s in _groups(config).values()):
+        find_claude(None)
 
 
 def key_variables(config: CampaignConfig) -> tuple[str, ...]:

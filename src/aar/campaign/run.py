@@ -25,7 +25,7 @@ from types import FrameType
 from aar.campaign.config import CampaignConfig, load_config, save_config
 from aar.campaign.executors import make_executor
 from aar.campaign.finish import EndResults, end_checks, results_path
-from aar.campaign.gateway import gateway_plan, key_variables
+from aar.campaign.gateway import check_agents, gateway_plan, key_variables
 from aar.campaign.hubproc import HubProcess
 from aar.campaign.jobs import HubAccess
 from aar.campaign.layout import CampaignLayout
@@ -96,6 +96,7 @@ class Campaign:
         plan = gateway_plan(self.config)
         if plan is not None and self.state.status in ("created", "running", "stopped"):
             plan.check_keys()  # the hub inherits the keys from this process
+            check_agents(self.config)
         try:
             with _interruptible(), self.hub() as hub:
                 self._publish(hub.operator, view)

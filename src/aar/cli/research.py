@@ -29,6 +29,7 @@ submissions too.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 
 console = stdout_console()
 SOCKET_INSIDE = "/run/aar/hub.sock"
-BRAINS = ("baseline", "anthropic", "openai", "scripted", "claude-code")
+AGENT_BRAINS = ("claude-code", "command")
+BRAINS = ("baseline", "anthropic", "openai", "scripted", *AGENT_BRAINS)
 
 Opt = typer.Option
 
@@ -70,6 +72,10 @@ def research(
     ] = None,
     agent_binary: Annotated[
         Path | None, Opt(help="The claude binary (brain claude-code; default: on PATH).")
+    ] = None,
+    agent_command: Annotated[
+        str | None,
+        Opt(help="Brain command: the agent's command line ({prompt}: the session's message)."),
     ] = None,
     script: Annotated[Path | None, Opt(help="JSON list of turns (brain scripted).")] = None,
     prices: Annotated[Path | None, Opt(help="TOML price table over the defaults.")] = None,
@@ -109,13 +115,18 @@ def research(
     python = curated_env(extra_distribution or ())
     hub = _hub(hub_socket, hub_url, token)
     name = hub.me().name
-    if brain == "claude-code":
-        agent = _claude_code(model, gateway, agent_binary, sandbox, hub_socket)
-        spec = _spec(workspace, bundle, f"/data/{task}", hub_socket, token, python, agent, token)
+    if brain in AGENT_BRAINS:
+        from aar.cli.agents import AgentRun, run_agent
+
         log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
-        budget = dict(minutes=minutes, dollars=dollars, steps=steps)
-        summary = _agent(agent, spec, hub, task, _direction(direction, directions, name),
-                         budget, log_path)  # fmt: skip
+        run = AgentRun(
+            brain=brain, model=model, gateway=gateway, binary=agent_binary,
+            command=agent_command, sandbox=sandbox, socket=hub_socket, task=task,
+            direction=_direction(direction, directions, name), transcript=log_path,
+            budget={"minutes": minutes, "dollars": dollars, "steps": steps},
+        )  # fmt: skip
+        spec = partial(_spec, workspace, bundle, f"/data/{task}", hub_socket, token, python)
+        summary = run_agent(run, hub, token, spec)
         console.print(f"{name} stopped: {summary}; transcript {log_path}")
         return
     llm = None  # checked before any sandbox starts: a config error costs nothing
@@ -173,81 +184,22 @@ def _hub(socket: Path | None, url: str | None, token: str) -> HubClient:
 
 def _spec(
     workspace: Path, bundle: Path, inside: str, socket: Path | None, token: str, python: Any,
-    agent: Any = None, key: str | None = None,
+    mounts: tuple[Any, ...] = (), extra_env: dict[str, str] | None = None,
 ) -> Any:  # fmt: skip
-    """The sandbox: the bundle read-only, the hub's socket, and an external agent's binary."""
+    """The sandbox: the bundle read-only, the hub's socket, and what an agent adds."""
     from aar.sandbox.base import Mount, SandboxSpec
 
     if not bundle.is_dir():
         raise ConfigError(f"no task bundle at {bundle} (make one with aar hub publish-task)")
     workspace.mkdir(parents=True, exist_ok=True)
     env = {"AAR_HUB_URL": f"unix:{SOCKET_INSIDE}", "AAR_HUB_TOKEN": token} if socket else {}
-    mounts = [Mount(bundle.resolve(), inside)]
-    if agent is not None:
-        mounts.append(agent.mount)
-        env |= agent.env(key)
     return SandboxSpec(
         workspace=workspace.resolve(),
-        readonly=tuple(mounts),
+        readonly=(Mount(bundle.resolve(), inside), *mounts),
         hub_socket=socket.resolve() if socket else None,
-        env=env,
+        env=env | (extra_env or {}),
         python=python,
     )
-
-
-def _claude_code(
-    model: str | None, gateway: str | None, binary: Path | None, sandbox: str,
-    socket: Path | None,
-) -> Any:  # fmt: skip
-    """The Claude Code agent, checked before anything starts."""
-    from aar.researchers.agents.claude_code import ClaudeCode, find_claude
-
-    if not model:
-        raise ConfigError("brain claude-code needs --model (e.g. claude-opus-4-6)")
-    if sandbox != "bwrap":
-        raise ConfigError("brain claude-code runs only in the bwrap sandbox (--sandbox bwrap)")
-    if socket is None:
-        raise ConfigError("brain claude-code reaches the hub's gateway by its socket: give "
-                          "--hub-socket")  # fmt: skip
-    return ClaudeCode(find_claude(binary), model, gateway or "anthropic")
-
-
-def _agent(
-    agent: Any, spec: Any, hub: HubClient, task: str, direction: Any, budget: dict[str, Any],
-    log_path: Path,
-) -> str:  # fmt: skip
-    """Claude Code sessions in the sandbox until a budget ends them."""
-    import sys
-
-    from aar.core.transcripts import Transcript
-    from aar.researchers.agents.sessions import AgentBudget, AgentSessions
-    from aar.sandbox.registry import make_sandbox
-
-    limits = AgentBudget(**budget)
-    task_info = hub.task(task)
-    inside = spec.readonly[0].target
-    system = _prompt(hub.me().name, task_info, inside, direction, budget)
-    mcp = [sys.executable, "-m", "aar.researchers.agents.mcp_server", "--task", task,
-           "--bundle", inside]  # fmt: skip
-
-    def command(prompt: str, dollars: float | None, turns: int | None) -> list[str]:
-        return agent.command(system, prompt, mcp, dollars_left=dollars, turns_left=turns)
-
-    with make_sandbox("bwrap", spec) as box, Transcript(log_path) as log:
-        sessions = AgentSessions(box, log, hub, command, limits)
-        reason = sessions.run()
-    return (
-        f"{reason}; {sessions.sessions} sessions, {sessions.turns} turns, ${sessions.dollars:.4f}"
-    )
-
-
-def _prompt(name: str, task: Any, bundle: str, direction: Any, budget: dict[str, Any]) -> str:
-    from aar.researchers.prompts import PromptContext, system_prompt
-
-    brief = task.description or f"the {task.name} task: {task.n_test} test items"
-    shown = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None)
-    hard = f"Hard stops: {shown}. The hub also limits submissions per hour."
-    return system_prompt(PromptContext(name, task.name, brief, bundle, direction, hard))
 
 
 def _baseline(
@@ -301,11 +253,12 @@ def _llm(
     max_tokens: int,
 ) -> str:
     from aar.researchers.loop import LLMBudget, ResearchLoop
+    from aar.researchers.prompts import research_prompt
 
     context = toolbox.context
     task = context.hub.task(context.task)
     limits = LLMBudget(**budget)
-    prompt = _prompt(context.researcher, task, context.bundle, direction, budget)
+    prompt = research_prompt(context.researcher, task, context.bundle, direction, budget)
     with provider:
         loop = ResearchLoop(provider, toolbox, log, prompt, limits, max_tokens=max_tokens)
         reason = loop.run()

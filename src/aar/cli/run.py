@@ -83,7 +83,8 @@ def run(
     ] = None,
     researchers: Annotated[int | None, Opt(help="How many.", rich_help_panel=R)] = None,
     brain: Annotated[
-        str | None, Opt(help="baseline, anthropic, openai, scripted.", rich_help_panel=R)
+        str | None,
+        Opt(help="baseline, anthropic, openai, scripted, claude-code.", rich_help_panel=R),
     ] = None,
     model: Annotated[str | None, Opt(help="Model for LLM researchers.", rich_help_panel=R)] = None,
     base_url: Annotated[

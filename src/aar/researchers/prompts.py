@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
+from aar.hub.schemas import TaskPublic
 from aar.researchers.directions import Direction
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -46,3 +48,13 @@ def system_prompt(context: PromptContext) -> str:
         direction_text=context.direction.text,
         budgets=context.budgets,
     )
+
+
+def research_prompt(
+    name: str, task: TaskPublic, bundle: str, direction: Direction, budget: dict[str, Any]
+) -> str:
+    """The system prompt of researcher ``name`` on ``task``, its hard stops from ``budget``."""
+    brief = task.description or f"the {task.name} task: {task.n_test} test items"
+    shown = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None)
+    hard = f"Hard stops: {shown}. The hub also limits submissions per hour."
+    return system_prompt(PromptContext(name, task.name, brief, bundle, direction, hard))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aar.core.transcripts import Transcript
 from aar.hub.client import HubClient, HubError
@@ -64,11 +64,24 @@ class Session:
             return f"exit {self.exec.exit_code} with no result line" + (f": {tail}" if tail else "")
         if self.result.get("is_error"):
             return f"{self.result.get('subtype')}: {str(self.result.get('result'))[:500]}"
+        if self.exec.exit_code != 0:
+            return f"exit {self.exec.exit_code}: {str(self.result.get('result'))[-500:]}"
         return None
 
     @property
     def cost(self) -> float:
         return float((self.result or {}).get("total_cost_usd") or 0.0)
+
+
+class Reader(Protocol):
+    """Turns an agent's output into transcript records (``aar.researchers.agents.stream``)."""
+
+    result: dict[str, Any] | None
+    assistant_turns: int
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 CommandFor = Callable[[str, float | None, int | None], list[str]]
@@ -78,10 +91,10 @@ CommandFor = Callable[[str, float | None, int | None], list[str]]
 class AgentSessions:
     def __init__(
         self, box: Sandbox, transcript: Transcript, hub: HubClient, command_for: CommandFor,
-        budget: AgentBudget,
+        budget: AgentBudget, reader: Callable[[Transcript], Reader] = StreamReader,
     ) -> None:  # fmt: skip
         self.box, self.transcript, self.hub = box, transcript, hub
-        self.command_for, self.budget = command_for, budget
+        self.command_for, self.budget, self.reader = command_for, budget, reader
         self.deadline = time.monotonic() + budget.minutes * 60
         self.dollars = 0.0
         self.turns = 0
@@ -139,7 +152,7 @@ class AgentSessions:
         turns = None if b.steps is None else b.steps - self.turns
         argv = self.command_for(prompt, dollars, turns)
         self.transcript.append("event", event="session_start", session=self.sessions)
-        reader = StreamReader(self.transcript)
+        reader = self.reader(self.transcript)
         result = self.box.exec(argv, timeout=self._seconds_left(), on_stdout=reader.feed)
         reader.close()
         return Session(reader.result, result, reader.assistant_turns)

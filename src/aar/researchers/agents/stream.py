@@ -134,3 +134,30 @@ def _usage(usage: object) -> dict[str, int]:
              "cache_read_input_tokens": "cache_read_tokens",
              "cache_creation_input_tokens": "cache_write_tokens"}  # fmt: skip
     return {ours: int(usage.get(theirs) or 0) for theirs, ours in names.items()}
+
+
+class LineReader:
+    """Any agent's plain output: each line a transcript record, the last ones its result."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.result: dict[str, Any] | None = None
+        self.assistant_turns = 0
+        self._buffer = b""
+        self._last: list[str] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            self._line(line.decode("utf-8", errors="replace").rstrip())
+
+    def close(self) -> None:
+        rest, self._buffer = self._buffer, b""
+        self._line(rest.decode("utf-8", errors="replace").rstrip())
+        self.result = {"subtype": "output", "is_error": False, "result": "\n".join(self._last)}
+
+    def _line(self, text: str) -> None:
+        if text:
+            self.transcript.append("agent_output", text=text[:MAX_RECORDED])
+            self._last = [*self._last[-9:], text[:500]]

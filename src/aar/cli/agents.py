@@ -1,0 +1,104 @@
+"""``aar research --brain claude-code|command``: an external agent in the researcher's sandbox.
+
+    summary = run_agent(AgentRun(brain="claude-code", model="claude-opus-4-6", ...), hub,
+                        token, spec_for)
+
+Every setting is checked before the sandbox starts. The agent reaches the model only through
+the hub's LLM gateway (``--gateway``, default ``anthropic`` for Claude Code, ``openai`` for a
+command), and the hub only through its socket, so ``--hub-socket`` and the bwrap sandbox are
+required. ``aar.researchers.agents`` has the agents themselves and the session supervisor.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aar.core.errors import ConfigError
+from aar.hub.client import HubClient
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    brain: str
+    model: str | None
+    gateway: str | None
+    binary: Path | None
+    command: str | None
+    sandbox: str
+    socket: Path | None
+    task: str
+    direction: Any
+    transcript: Path
+    budget: dict[str, Any]
+
+
+def _check(run: AgentRun) -> None:
+    if run.sandbox != "bwrap":
+        raise ConfigError(f"brain {run.brain} runs only in the bwrap sandbox (--sandbox bwrap)")
+    if run.socket is None:
+        raise ConfigError(f"brain {run.brain} reaches the hub's gateway by its socket: give "
+                          "--hub-socket")  # fmt: skip
+    if run.brain == "claude-code" and not run.model:
+        raise ConfigError("brain claude-code needs --model (e.g. claude-opus-4-6)")
+    if run.brain == "command" and not (run.command or "").strip():
+        raise ConfigError("brain command needs --agent-command (the agent's command line)")
+
+
+def run_agent(run: AgentRun, hub: HubClient, token: str, spec_for: Callable[..., Any]) -> str:
+    """Run the agent's sessions until a budget ends them; a one-line summary."""
+    from aar.core.transcripts import Transcript
+    from aar.researchers.agents.sessions import AgentBudget, AgentSessions
+    from aar.researchers.agents.stream import LineReader, StreamReader
+    from aar.researchers.prompts import research_prompt
+    from aar.sandbox.registry import make_sandbox
+
+    _check(run)
+    inside = f"/data/{run.task}"
+    system = research_prompt(hub.me().name, hub.task(run.task), inside, run.direction,
+                             run.budget)  # fmt: skip
+    if run.brain == "claude-code":
+        spec, command = _claude_code(run, token, system, spec_for)
+        reader: Any = StreamReader
+    else:
+        spec, command = _command(run, token, system, spec_for)
+        reader = LineReader
+    with make_sandbox("bwrap", spec) as box, Transcript(run.transcript) as log:
+        sessions = AgentSessions(box, log, hub, command, AgentBudget(**run.budget), reader)
+        reason = sessions.run()
+    spent = f"{sessions.sessions} sessions, {sessions.turns} turns, ${sessions.dollars:.4f}"
+    return f"{reason}; {spent}"
+
+
+def _claude_code(
+    run: AgentRun, token: str, system: str, spec_for: Callable[..., Any]
+) -> tuple[Any, Callable[[str, float | None, int | None], list[str]]]:
+    from aar.researchers.agents.claude_code import ClaudeCode, find_claude
+
+    agent = ClaudeCode(find_claude(run.binary), str(run.model), run.gateway or "anthropic")
+    spec = spec_for((agent.mount,), agent.env(token))
+    mcp = [sys.executable, "-m", "aar.researchers.agents.mcp_server", "--task", run.task,
+           "--bundle", f"/data/{run.task}"]  # fmt: skip
+
+    def command(prompt: str, dollars: float | None, turns: int | None) -> list[str]:
+        return agent.command(system, prompt, mcp, dollars_left=dollars, turns_left=turns)
+
+    return spec, command
+
+
+def _command(
+    run: AgentRun, token: str, system: str, spec_for: Callable[..., Any]
+) -> tuple[Any, Callable[[str, float | None, int | None], list[str]]]:
+    from aar.researchers.agents.command import CommandAgent
+
+    agent = CommandAgent(tuple(shlex.split(str(run.command))), run.gateway or "openai")
+    spec = spec_for((), agent.env(token, system, sys.executable))
+
+    def command(prompt: str, dollars: float | None, turns: int | None) -> list[str]:
+        return agent.command(prompt, system)
+
+    return spec, command
