@@ -227,3 +227,25 @@ def test_upstream_errors_pass_through_uncharged_and_the_key_is_never_stored(
     assert (call.status, call.cost_usd, call.metered) == (529, 0.0, "none")
     assert "Overloaded" in (call.error or "")
     assert UPSTREAM_KEY not in detail.model_dump_json() + audit
+
+
+def test_the_dashboard_shows_each_researchers_model_spend_and_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usage = Usage(input_tokens=8000, output_tokens=400)  # $0.05 on Opus 4.6
+    with gateway_world(tmp_path, monkeypatch) as world:
+        token = world.hub.operator.create_researcher("alice", model_dollars=0.5).token
+        world.hub.operator.create_researcher("bob")
+        world.vendor.add(FakeReply(text="ok", usage=usage))
+        world.anthropic(token).messages.create(model=OPUS, max_tokens=8, messages=HI)
+        browser = world.hub.anonymous()
+        browser.post("/dashboard/login", data={"token": world.hub.operator_token})
+        overview = browser.get("/dashboard").text
+        page = browser.get("/dashboard/researchers/alice").text
+        idle = browser.get("/dashboard/researchers/bob").text
+    row = overview[overview.index('id="researcher-alice"') :]
+    assert "0.05 / 0.50" in row[: row.index("</tr>")]
+    assert "8,400" in row[: row.index("</tr>")]
+    assert "$0.0500 of $0.50, 8,400 tokens in 1 calls" in " ".join(page.split())
+    assert "claude-opus-4-6" in page[page.index('id="model-calls"') :]
+    assert "no model calls through the gateway" in idle

@@ -38,7 +38,7 @@ from aar.hub.dashboard_session import (
     start_session,
 )
 from aar.hub.deps import SessionDep, StateDep
-from aar.hub.models import Account, Post, Scoring, Task, utcnow
+from aar.hub.models import Account, ModelCall, Post, Scoring, Task, utcnow
 from aar.hub.routers.leaderboard import leaderboard
 from aar.hub.routers.ranking import ranking
 from aar.hub.state import OPERATOR
@@ -46,6 +46,7 @@ from aar.hub.state import OPERATOR
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 TRANSCRIPT_ROWS = 300
+MODEL_CALL_ROWS = 20
 
 
 def render(request: Request, template: str, context: dict[str, Any]) -> Response:
@@ -160,6 +161,12 @@ def researcher_page(
         "total": len(steps),
         "dollars": sum(float(s.get("cost_usd") or 0) for s in steps),
         "model_steps": sum(1 for s in steps if s.get("kind") == "model"),
+        "calls": session.scalars(
+            select(ModelCall)
+            .where(ModelCall.account_id == account.id)
+            .order_by(ModelCall.id.desc())
+            .limit(MODEL_CALL_ROWS)
+        ).all(),
     }
     return render(request, "researcher.html", context)
 
