@@ -62,7 +62,9 @@ def test_claude_code_runs_commands_reads_the_forum_and_submits(
     assert all(c.stream and c.status == 200 for c in calls)
     assert account.model is not None
     assert account.model.calls == 5
-    assert "Submitted vanilla" in stored.response
+    assert "event: message_stop" in stored.response  # the whole stream, as the agent got it
+    offered = {tool["name"] for tool in stored.request["tools"]}
+    assert {"Bash", "mcp__aar__submit_predictions", "mcp__aar__forum_read"} <= offered
     steps = read_transcript(workspace.parent / "r1.jsonl")
     tools = [s["name"] for s in steps if s["kind"] == "tool"]
     assert tools == ["Bash", "forum_read", "run_method", "submit_predictions"]
