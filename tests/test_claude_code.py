@@ -3,15 +3,18 @@ LLM gateway (the project's fake Anthropic server, streaming), aar's hub tools ov
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from aar.core.transcripts import read_transcript
 from aar.core.usage import Usage
-from aar.researchers.providers.wire import FakeReply, FakeToolCall
+from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
-from tests.agentkit import UPSTREAM_KEY, agent_world
+from tests.agentkit import KEY_ENV, UPSTREAM_KEY, agent_world, claude_binary
+from tests.campaignkit import SMALL_TOY, campaign_hub, finish, start
+from tests.sandboxkit import require_bwrap
 
 VANILLA = prediction_file("vanilla", {}, 0)
 
@@ -88,3 +91,42 @@ def test_a_spent_model_budget_stops_the_agent_with_the_reason(
     ) in said
     assert forwarded == 1  # the refused call never left the hub
     assert [(c.status, c.cost_usd > 0) for c in calls] == [(200, True), (402, False)]
+
+
+@pytest.mark.slow  # a whole campaign, about 25 s; CI runs it with -m slow
+def test_aar_run_with_the_claude_code_brain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's command: a campaign of Claude Code researchers, the key in the hub alone."""
+    claude_binary()
+    require_bwrap()
+    script = [
+        mcp("run_method", method="vanilla"),
+        mcp("submit_predictions", path=VANILLA, method="vanilla"),
+        FakeReply(text="Done for now."),
+    ]
+    folder = tmp_path / "c"
+    with FakeLLMServer(script) as vendor:
+        flags = ["--researchers", "1", "--brain", "claude-code", "--model", "claude-opus-4-6",
+                 "--base-url", vendor.url, "--api-key-env", KEY_ENV, "--researcher-steps", "3",
+                 "--researcher-dollars", "2", "--budget-minutes", "3", "--verify-top-k", "0",
+                 "--sandbox", "bwrap"]  # fmt: skip
+        output = finish(start("--dir", str(folder), *SMALL_TOY, *flags,
+                              env={KEY_ENV: UPSTREAM_KEY}))  # fmt: skip
+        sent = vendor.requests
+    summary = json.loads((folder / "report" / "summary.json").read_text())
+    monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)
+    with campaign_hub(folder) as hub:
+        calls = hub.model_calls()
+        [account] = [a for a in hub.accounts() if a.name == "r01"]
+        [scoring] = hub.scorings()
+    [researcher] = summary["researchers"]
+    assert researcher["reason"].startswith("step budget reached"), output
+    assert (researcher["brain"], researcher["model"]) == ("claude-code", "claude-opus-4-6")
+    assert (scoring.researcher, scoring.method) == ("r01", "vanilla")
+    assert all(r.headers["x-api-key"] == UPSTREAM_KEY for r in sent)
+    assert [c.status for c in calls] == [200, 200, 200]
+    assert account.model is not None
+    assert account.model.dollar_limit == 2.0  # the per-researcher budget, held by the gateway
+    assert (folder / "hub" / "gateway.toml").read_text().count("[[upstreams]]") == 1
+    assert UPSTREAM_KEY not in (folder / "hub" / "gateway.toml").read_text()
