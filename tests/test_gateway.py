@@ -8,11 +8,12 @@ import anthropic
 import openai
 import pytest
 
+from aar.core.errors import ConfigError
 from aar.core.prices import PriceTable
 from aar.core.usage import Usage
-from aar.hub.gateway.config import FleetLimits
+from aar.hub.gateway.config import FleetLimits, load_gateway
 from aar.researchers.providers.wire import FakeReply, FakeToolCall
-from tests.gatewaykit import UPSTREAM_KEY, gateway_world
+from tests.gatewaykit import KEY_ENV, UPSTREAM_KEY, gateway_world
 
 HI = [{"role": "user", "content": "hi"}]
 OPUS = "claude-opus-4-6"
@@ -249,3 +250,56 @@ def test_the_dashboard_shows_each_researchers_model_spend_and_calls(
     assert "$0.0500 of $0.50, 8,400 tokens in 1 calls" in " ".join(page.split())
     assert "claude-opus-4-6" in page[page.index('id="model-calls"') :]
     assert "no model calls through the gateway" in idle
+
+
+TWICE = '[[upstreams]]\nname = "a"\napi = "openai"\n' * 2
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (None, "gateway file {path} does not exist"),
+        ("[[upstreams]\n", "is not valid TOML"),
+        ("", "upstreams: Field required"),
+        ('[[upstreams]]\nname = "a"\napi = "gemini"\n', "upstreams.0.api: Input should be"),
+        (
+            TWICE,
+            "upstream names must be unique; repeated: a",
+        ),
+        (
+            'concurency = 2\n[[upstreams]]\nname = "a"\napi = "openai"\n',
+            "concurency: Extra inputs are not permitted",
+        ),
+        (
+            'prices = "nope.toml"\n[[upstreams]]\nname = "a"\napi = "openai"\n',
+            "price table {dir}/nope.toml does not exist",
+        ),
+    ],
+)
+def test_a_bad_gateway_file_is_named_with_its_problem(
+    tmp_path: Path, text: str | None, says: str
+) -> None:
+    path = tmp_path / "gateway.toml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_gateway(path)
+    assert says.format(path=path, dir=tmp_path) in str(refused.value)
+
+
+def test_a_missing_key_is_named_at_the_first_call_and_the_hub_still_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with gateway_world(tmp_path, monkeypatch) as world:
+        token = world.hub.operator.create_researcher("r1").token
+        monkeypatch.delenv(KEY_ENV)
+        world.hub.app.state.hub.gateway.keys["claude"] = None  # as if started without it
+        answer = world.raw().post(
+            "/llm/claude/v1/messages", headers={"x-api-key": token},
+            json={"model": OPUS, "max_tokens": 8, "messages": HI},
+        )  # fmt: skip
+        alive = world.raw().get("/healthz").status_code
+    assert answer.status_code == 503
+    assert f"the hub holds no key for upstream 'claude': set {KEY_ENV}" in answer.text
+    assert world.vendor.requests == []
+    assert alive == 200

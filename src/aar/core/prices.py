@@ -24,13 +24,13 @@ the table does not know costs 0.0, and the table logs one warning per such model
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aar.core.errors import ConfigError
+from aar.core.tomlfile import read_toml
 from aar.core.usage import Usage, glob_lookup
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,7 @@ class PriceTable:
     @classmethod
     def from_toml(cls, path: Path | str) -> PriceTable:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise PriceTableError(f"price table {path} does not exist") from None
-        except tomllib.TOMLDecodeError as error:
-            raise PriceTableError(f"price table {path} is not valid TOML: {error}") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_toml(path, "price table", PriceTableError), source=str(path))
 
     def updated(self, other: PriceTable) -> PriceTable:
         """This table with ``other``'s entries added or replaced."""

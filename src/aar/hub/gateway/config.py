@@ -29,7 +29,6 @@ starts. An upstream without a key (a local server) is sent none.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aar.core.errors import ConfigError
 from aar.core.prices import PriceTable
+from aar.core.tomlfile import read_toml
 from aar.core.usage import glob_lookup
 
 VENDOR_URLS = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
@@ -120,12 +120,7 @@ class GatewayConfig(BaseModel):
 
 def load_gateway(path: Path) -> GatewayConfig:
     """Read and check a gateway file; a relative ``prices`` path is taken from its folder."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"gateway file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"gateway file {path} is not valid TOML: {error}") from None
+    data = read_toml(path, "gateway file")
     if isinstance(data.get("prices"), str):
         data["prices"] = path.parent / data["prices"]
     try:

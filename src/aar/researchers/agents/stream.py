@@ -25,14 +25,14 @@ MAX_RECORDED = 4_000
 """Characters of a tool result or a stray line kept in the transcript."""
 
 
-class StreamReader:
+class _Lines:
+    """Output cut into lines as it arrives; ``_line`` records each one."""
+
     def __init__(self, transcript: Transcript) -> None:
         self.transcript = transcript
         self.result: dict[str, Any] | None = None
-        self.init: dict[str, Any] | None = None
         self.assistant_turns = 0
         self._buffer = b""
-        self._tool_names: dict[str, str] = {}
 
     def feed(self, chunk: bytes) -> None:
         """Record every complete line in ``chunk`` (with what an earlier chunk left over)."""
@@ -45,6 +45,18 @@ class StreamReader:
         """Record a last line that had no newline."""
         rest, self._buffer = self._buffer, b""
         self._line(rest.decode("utf-8", errors="replace").strip())
+
+    def _line(self, text: str) -> None:
+        raise NotImplementedError
+
+
+class StreamReader(_Lines):
+    """Claude Code's ``stream-json`` (see the module docstring)."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        super().__init__(transcript)
+        self.init: dict[str, Any] | None = None
+        self._tool_names: dict[str, str] = {}
 
     def _line(self, text: str) -> None:
         if not text:
@@ -136,25 +148,15 @@ def _usage(usage: object) -> dict[str, int]:
     return {ours: int(usage.get(theirs) or 0) for theirs, ours in names.items()}
 
 
-class LineReader:
+class LineReader(_Lines):
     """Any agent's plain output: each line a transcript record, the last ones its result."""
 
     def __init__(self, transcript: Transcript) -> None:
-        self.transcript = transcript
-        self.result: dict[str, Any] | None = None
-        self.assistant_turns = 0
-        self._buffer = b""
+        super().__init__(transcript)
         self._last: list[str] = []
 
-    def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            self._line(line.decode("utf-8", errors="replace").rstrip())
-
     def close(self) -> None:
-        rest, self._buffer = self._buffer, b""
-        self._line(rest.decode("utf-8", errors="replace").rstrip())
+        super().close()
         self.result = {"subtype": "output", "is_error": False, "result": "\n".join(self._last)}
 
     def _line(self, text: str) -> None:
