@@ -103,6 +103,12 @@ def test_a_real_model_drives_a_researcher_through_aar_run(tmp_path: Path) -> Non
     assert ran, [t["name"] for t in tools]
     with campaign_hub(folder) as operator:
         audited = Counter(e.action for e in operator.audit(actor="r01", kind="tool_call"))
+        metered = operator.model_calls(researcher="r01", limit=1000)
+    # Every model turn went through the hub's gateway to the local server, metered there.
+    turns = [s for s in transcript if s["kind"] == "model"]
+    answered = [c for c in metered if c.status == 200]
+    assert len(answered) >= len(turns)
+    assert sum(c.input_tokens + c.cache_read_tokens for c in answered) > 3000
     # Every call the model made is in the audit log (the loop's own notebook reads are too).
     assert not Counter(t["name"] for t in tools) - audited
     summary = json.loads((folder / "report" / "summary.json").read_text())
