@@ -31,8 +31,15 @@ def test_claude_code_runs_commands_reads_the_forum_and_submits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     leak = "env; ps -eo args; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'"
+    # every file the sandbox can write or was given, searched for the key (the pattern is
+    # split so that the command line itself, in ps's output, does not hold it)
+    places = "/workspace /home /tmp /run /data /opt /etc"
+    search = (
+        f"grep -rlsF '{UPSTREAM_KEY[:12]}''{UPSTREAM_KEY[12:]}' {places} > /tmp/found; "
+        f"cp /tmp/found found.txt; grep -rlsF spurious_agreement {places} > control.txt"
+    )
     script = [
-        bash(f"ls /data/toy > seen.txt; ({leak}) > leak.txt"),
+        bash(f"ls /data/toy > seen.txt; ({leak}) > leak.txt; {search}"),
         mcp("forum_read"),
         mcp("run_method", method="vanilla"),
         mcp("submit_predictions", path=VANILLA, method="vanilla"),
@@ -57,6 +64,8 @@ def test_claude_code_runs_commands_reads_the_forum_and_submits(
     leaked = (workspace / "leak.txt").read_text()
     assert "ANTHROPIC_API_KEY=" in leaked
     assert UPSTREAM_KEY not in leaked
+    assert (workspace / "found.txt").read_text() == ""  # and in no file it can read,
+    assert "/data/toy/bundle.json" in (workspace / "control.txt").read_text()  # searched so
     assert all(r.headers["x-api-key"] == UPSTREAM_KEY for r in sent)
     assert [(s.researcher, s.method) for s in scorings] == [("r1", "vanilla")]
     assert {"forum_read", "run_method", "submit_predictions"} <= audited

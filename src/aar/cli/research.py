@@ -29,6 +29,7 @@ submissions too.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 console = stdout_console()
 SOCKET_INSIDE = "/run/aar/hub.sock"
+TOKEN_ENV = "AAR_HUB_TOKEN"
 AGENT_BRAINS = ("claude-code", "command")
 BRAINS = ("baseline", "anthropic", "openai", "scripted", *AGENT_BRAINS)
 
@@ -171,7 +173,9 @@ def _gateway(
         raise ConfigError(f"--gateway needs brain anthropic or openai, not {brain}")
     root = "http://hub" if socket else str(url).rstrip("/")
     base = f"{root}/llm/{upstream}" + ("/v1" if brain == "openai" else "")
-    return {"base_url": base, "api_key": token, "unix_socket": socket}
+    # Keys come from the environment, never a config: this process's own token is its key.
+    os.environ[TOKEN_ENV] = token
+    return {"base_url": base, "api_key_env": TOKEN_ENV, "unix_socket": socket}
 
 
 def _hub(socket: Path | None, url: str | None, token: str) -> HubClient:

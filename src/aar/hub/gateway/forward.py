@@ -23,7 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from aar.core.usage import Usage
 from aar.hub.gateway.ledger import Caller, CallRecord, record
-from aar.hub.gateway.service import Gateway
+from aar.hub.gateway.service import Gateway, Ticket
 from aar.hub.gateway.vendors import Meter, Vendor, refusal
 from aar.hub.state import HubState
 
@@ -47,6 +47,12 @@ class Outgoing:
     stream: bool
     timeout_s: float
     started: float
+    ticket: Ticket | None = None
+
+    def release(self) -> None:
+        """The call is over: the researcher may start another."""
+        if self.ticket is not None:
+            self.ticket.release()
 
 
 async def forward(gateway: Gateway, hub: HubState, out: Outgoing) -> Response:
@@ -83,8 +89,10 @@ async def _whole(
         with suppress(json.JSONDecodeError, AttributeError):
             meter.read_reply(json.loads(content))
     call = _call(gateway, out, meter, upstream.status_code, content, first_byte)
-    await store(gateway, hub, out, call, content)
-    gateway.leave(out.caller.account_id)
+    try:
+        await store(gateway, hub, out, call, content)
+    finally:
+        out.release()
     return Response(content, upstream.status_code, headers=_passed_back(upstream.headers))
 
 
@@ -109,8 +117,12 @@ def _streamed(
             pieces.put_nowait(None)
             await upstream.aclose()
             call = _call(gateway, out, meter, 200, bytes(seen), first_byte)
-            await store(gateway, hub, out, replace(call, error=error or call.error), bytes(seen))
-            gateway.leave(out.caller.account_id)
+            try:
+                await store(
+                    gateway, hub, out, replace(call, error=error or call.error), bytes(seen)
+                )
+            finally:
+                out.release()
 
     gateway.spawn(pump())
 
@@ -170,8 +182,10 @@ async def _failed(
         upstream=out.upstream, path=out.path, model=out.model, stream=out.stream,
         status=answer.status_code, duration_ms=_ms_since(out.started), error=message,
     )  # fmt: skip
-    await store(gateway, hub, out, call, bytes(answer.body))
-    gateway.leave(out.caller.account_id)
+    try:
+        await store(gateway, hub, out, call, bytes(answer.body))
+    finally:
+        out.release()
     return answer
 
 

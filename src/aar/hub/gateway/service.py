@@ -2,7 +2,7 @@
 how many calls each researcher has in flight.
 
     gateway = Gateway(config)          # reads the upstream keys from the environment now
-    if gateway.enter(account_id): ...  # a call may start; gateway.leave(account_id) when done
+    ticket = gateway.enter(account_id)   # None: too many in flight; ticket.release() when done
     await gateway.aclose()
 """
 
@@ -11,11 +11,26 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from aar.hub.gateway.config import GatewayConfig, Upstream
+
+
+@dataclass
+class Ticket:
+    """One call in flight."""
+
+    gateway: Gateway
+    account_id: int
+    released: bool = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.gateway.leave(self.account_id)
 
 
 class Gateway:
@@ -37,12 +52,13 @@ class Gateway:
             self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
         return self._client
 
-    def enter(self, account_id: int) -> bool:
-        """Count a call in flight for the account; False when it has as many as allowed."""
+    def enter(self, account_id: int) -> Ticket | None:
+        """Count a call in flight for the account (None when it has as many as allowed); the
+        ticket's ``release()`` ends it, once however often it is called."""
         if self._in_flight[account_id] >= self.config.concurrency:
-            return False
+            return None
         self._in_flight[account_id] += 1
-        return True
+        return Ticket(self, account_id)
 
     def leave(self, account_id: int) -> None:
         self._in_flight[account_id] -= 1

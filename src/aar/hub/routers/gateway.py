@@ -29,7 +29,7 @@ from aar.hub.deps import AccountDep, OperatorDep, SessionDep
 from aar.hub.gateway.config import GATEWAY_PREFIX
 from aar.hub.gateway.forward import Outgoing, forward, store
 from aar.hub.gateway.ledger import Caller, CallRecord, Refused, admit, spend_of
-from aar.hub.gateway.service import Gateway
+from aar.hub.gateway.service import Gateway, Ticket
 from aar.hub.gateway.vendors import VENDORS, Vendor, refusal
 from aar.hub.models import Account, ModelCall, ModelCallPayload
 from aar.hub.schemas import ModelCallDetail, ModelCallPublic, ModelSpend
@@ -102,7 +102,7 @@ async def call_model(upstream_name: str, path: str, request: Request) -> Respons
     verdict = await _admit(hub, gateway, _key(request))
     request.state.actor = verdict.name or "anonymous"
     model, stream = str(parsed["model"]), parsed.get("stream") is True
-    problem = _refused(gateway, verdict, upstream.allows(model), model, upstream_name)
+    problem, ticket = _take_turn(gateway, verdict, upstream.allows(model), model, upstream_name)
     if problem is not None:
         situation, message = problem
         return await _refuse(hub, gateway, vendor, verdict, upstream_name, path, model, stream,
@@ -115,22 +115,31 @@ async def call_model(upstream_name: str, path: str, request: Request) -> Respons
         caller=verdict, upstream=upstream_name, vendor=vendor, path=path,
         url=upstream.url + target, headers=_headers(request, vendor, gateway.keys[upstream.name]),
         body=body, model=model, stream=stream, timeout_s=upstream.timeout_s, started=started,
+        ticket=ticket,
     )  # fmt: skip
-    return await forward(gateway, hub, outgoing)
+    try:
+        return await forward(gateway, hub, outgoing)
+    except Exception:
+        outgoing.release()  # forward releases on every path it returns by; this is the rest
+        raise
 
 
-def _refused(
+def _take_turn(
     gateway: Gateway, verdict: Caller | Refused, allowed: bool, model: str, upstream: str
-) -> tuple[str, str] | None:
-    """Why an authenticated call stops here (None: forward it); counts it in flight if not."""
+) -> tuple[tuple[str, str] | None, Ticket | None]:
+    """Why the call stops here (situation, message), or its place among the calls in flight."""
     if isinstance(verdict, Refused):
-        return verdict.situation, verdict.message
+        return (verdict.situation, verdict.message), None
     if not allowed:
-        return "forbidden", f"model {model!r} is not offered through upstream {upstream!r}"
-    if not gateway.enter(verdict.account_id):
+        return ("forbidden", f"model {model!r} is not offered through upstream {upstream!r}"), None
+    ticket = gateway.enter(verdict.account_id)
+    if ticket is None:
         limit = gateway.config.concurrency
-        return "busy", f"{verdict.name} already has {limit} model calls in flight (the limit)"
-    return None
+        return (
+            "busy",
+            f"{verdict.name} already has {limit} model calls in flight (the limit)",
+        ), None
+    return None, ticket
 
 
 def _parse(vendor: Vendor, path: str, body: bytes) -> dict[str, Any] | Response:

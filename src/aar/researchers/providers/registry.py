@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from aar.core.errors import MissingDependencyError
 from aar.core.prices import PriceTable
@@ -58,9 +58,6 @@ class ProviderConfig(BaseModel):
     api_key_env: str | None = Field(
         None, description="env var holding the key (None: the vendor's)"
     )
-    api_key: SecretStr | None = Field(
-        None, description="the key itself (a researcher's hub token, for the hub's gateway)"
-    )
     unix_socket: Path | None = Field(None, description="reach base_url over this Unix socket")
     max_retries: int = Field(
         DEFAULT_RETRIES, ge=0, description="retries on 429/5xx/overloaded and timeouts"
@@ -89,8 +86,6 @@ def price_table(config: ProviderConfig) -> PriceTable:
 def _api_key(config: ProviderConfig, default_env: str, *, required: bool) -> tuple[str, str]:
     """The key and the name of its env var; a missing key is fatal only when ``required``."""
     env = config.api_key_env or default_env
-    if config.api_key is not None:
-        return config.api_key.get_secret_value(), "AAR_HUB_TOKEN"
     key = os.environ.get(env, "")
     if not key and (required or config.api_key_env):
         raise ProviderConfigError(
