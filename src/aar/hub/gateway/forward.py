@@ -90,7 +90,7 @@ async def _whole(
             meter.read_reply(json.loads(content))
     call = _call(gateway, out, meter, upstream.status_code, content, first_byte)
     try:
-        await store(gateway, hub, out, call, content)
+        await store(gateway, hub, out.caller.account_id, call, out.body, content)
     finally:
         out.release()
     return Response(content, upstream.status_code, headers=_passed_back(upstream.headers))
@@ -118,9 +118,8 @@ def _streamed(
             await upstream.aclose()
             call = _call(gateway, out, meter, 200, bytes(seen), first_byte)
             try:
-                await store(
-                    gateway, hub, out, replace(call, error=error or call.error), bytes(seen)
-                )
+                ended = replace(call, error=error or call.error)
+                await store(gateway, hub, out.caller.account_id, ended, out.body, bytes(seen))
             finally:
                 out.release()
 
@@ -162,14 +161,15 @@ def _estimate(out: Outgoing, meter: Meter) -> Usage:
 
 
 async def store(
-    gateway: Gateway, hub: HubState, out: Outgoing, call: CallRecord, response: bytes
-) -> None:
+    gateway: Gateway, hub: HubState, account_id: int, call: CallRecord, request: bytes,
+    response: bytes,
+) -> None:  # fmt: skip
     """Write the call and its bodies (on a worker thread, holding the write turn)."""
-    payload = (out.body, response) if gateway.config.store_payloads else None
+    payload = (request, response) if gateway.config.store_payloads else None
 
     def write() -> None:
         with hub.write_turn(), hub.sessions.begin() as session:
-            record(session, out.caller.account_id, call, payload)
+            record(session, account_id, call, payload)
 
     await anyio.to_thread.run_sync(write, limiter=hub.lock_waiters())
 
@@ -183,7 +183,7 @@ async def _failed(
         status=answer.status_code, duration_ms=_ms_since(out.started), error=message,
     )  # fmt: skip
     try:
-        await store(gateway, hub, out, call, bytes(answer.body))
+        await store(gateway, hub, out.caller.account_id, call, out.body, bytes(answer.body))
     finally:
         out.release()
     return answer

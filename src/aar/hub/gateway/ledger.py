@@ -111,13 +111,11 @@ def fleet_spend(session: Session) -> tuple[float, int]:
 
 def record(
     session: Session,
-    account_id: int | None,
+    account_id: int,
     call: CallRecord,
     payload: tuple[bytes, bytes] | None,
-) -> int | None:
+) -> int:
     """Store ``call`` (and its bodies) and add its cost to the account; returns its id."""
-    if account_id is None:
-        return None  # an unknown key: the audit log has the request, no account to charge
     row = ModelCall(account_id=account_id, **_columns(call))
     session.add(row)
     session.flush()

@@ -177,12 +177,10 @@ async def _refuse(
     answer = refusal(vendor, situation, message, retry=situation == "busy")
     if situation == "busy":
         answer.headers["retry-after"] = "5"
-    caller = Caller(verdict.account_id, verdict.name or "") if verdict.account_id else None
-    if caller is not None:
+    if verdict.account_id is not None:  # an unknown key has no account to keep it under
         call = CallRecord(upstream=upstream, path=path, model=model, stream=stream,
                           status=answer.status_code, error=message)  # fmt: skip
-        out = Outgoing(caller, upstream, vendor, path, "", {}, b"", model, stream, 0.0, 0.0)
-        await store(gateway, hub, out, call, bytes(answer.body))
+        await store(gateway, hub, verdict.account_id, call, b"", bytes(answer.body))
     return answer
 
 

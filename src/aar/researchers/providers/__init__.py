@@ -11,7 +11,8 @@ servers and a scripted stand-in.
 Modules: ``base`` (types, errors, the ``Provider`` interface), ``anthropic`` and
 ``openai_compat`` (need ``pip install 'aar[llm]'``, imported only when used), ``scripted``,
 ``registry`` (``ProviderConfig``, ``make_provider``), ``textcalls`` (tool calls a
-model wrote as text), ``wire`` (a fake HTTP server speaking both APIs, for tests).
+model wrote as text), ``wire`` (a fake HTTP server speaking both APIs, for tests; its SSE streams in
+``wire_stream``).
 """
 
 from aar.core.prices import Price, PriceTable
