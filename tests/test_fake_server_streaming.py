@@ -274,14 +274,30 @@ def test_anthropic_cut_stream_raises_the_transport_error(server: FakeLLMServer) 
     server.add(FakeReply(text="abcdefgh", cut_after_events=4))
     client = claude(server, retries=2)
     seen: list[RawMessageStreamEvent] = []
-    # The anthropic client does not wrap a broken body: httpx2's own error comes through.
-    with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+    # anthropic < 2.17 lets httpx2's own error through; later versions wrap it in
+    # APIConnectionError. Either way the broken body is the cause, and nothing is retried.
+    with pytest.raises(BROKEN_BODY) as raised:
         collect(claude_events(client), seen)
+    assert_broken_body(raised.value)
     kinds = [event.type for event in seen]
     assert kinds == ["message_start", "content_block_start", "content_block_delta"]  # no ping
-    with pytest.raises(httpx2.RemoteProtocolError), claude_stream(client) as stream:
+    with pytest.raises(BROKEN_BODY) as raised, claude_stream(client) as stream:
         stream.get_final_message()
+    assert_broken_body(raised.value)
     assert len(server.requests) == 2  # a broken stream is not retried
+
+
+BROKEN_BODY = (httpx2.RemoteProtocolError, anthropic.APIConnectionError)
+
+
+def assert_broken_body(error: BaseException) -> None:
+    chain = [error]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    assert any(
+        isinstance(link, httpx2.RemoteProtocolError) and "incomplete chunked read" in str(link)
+        for link in chain
+    ), chain
 
 
 def test_openai_cut_stream_raises_a_connection_error(server: FakeLLMServer) -> None:
