@@ -1,15 +1,17 @@
 """Collecting a campaign's summary: the hub's records, the state, transcripts and end checks.
 
-    summary = collect_summary(config, layout, state, operator, end_results)
+    summary = collect_summary(config, layout, state, operator, end_results, hub.upstreams)
     write_report(summary, layout.report)
 
-Scores come only from the hub's own scoring (never from what a researcher wrote); spend
-comes from the transcripts, which the processes that call the models write.
+Scores come only from the hub's own scoring (never from what a researcher wrote). Model spend
+is the hub gateway's meter for the groups whose calls it carried (``gateway_groups``), and the
+transcripts' for researchers that call their vendor directly.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 from aar.campaign.config import CampaignConfig
 from aar.campaign.finish import EndResults
@@ -30,10 +32,15 @@ from aar.campaign.report.schema import (
     Verification,
     diversity_of,
 )
-from aar.campaign.spend import TranscriptMeter
+from aar.campaign.spend import TranscriptMeter, metered_by_hub
 from aar.campaign.state import CampaignState, now
 from aar.hub.client import HubClient
-from aar.hub.schemas import LeaderboardRowOperator, RankingRowOperator, ScoringOperator
+from aar.hub.schemas import (
+    LeaderboardRowOperator,
+    ModelSpend,
+    RankingRowOperator,
+    ScoringOperator,
+)
 
 FORUM_DIGEST = 30
 
@@ -44,11 +51,19 @@ def collect_summary(
     state: CampaignState,
     operator: HubClient,
     results: EndResults | None,
+    gateway_groups: Collection[int | None] = (),
 ) -> CampaignSummary:
     scorings = [_scoring(s) for s in operator.scorings(task=config.task)]
     rows = operator.private_leaderboard(config.task)
     ranked = operator.ranking(config.task)
-    researchers = _researchers(config, layout, state, scorings, ranked)
+    models = {
+        a.name: a.model
+        for a in operator.accounts()
+        if a.model is not None
+        and a.name in state.researchers
+        and state.researchers[a.name].group in gateway_groups
+    }
+    researchers = _researchers(config, layout, state, scorings, ranked, models)
     directions = {r.name: r.direction for r in researchers}
     return CampaignSummary(
         campaign=_info(config, layout, state),
@@ -99,7 +114,9 @@ def _researchers(
     state: CampaignState,
     scorings: list[Scoring],
     ranked: list[RankingRowOperator],
+    models: dict[str, ModelSpend],
 ) -> list[Researcher]:
+    """Each researcher's record; ``models``: the gateway's meter of those whose calls it carried."""
     best_public: dict[str, float] = {}
     for s in scorings:
         if not s.quarantined:
@@ -108,14 +125,14 @@ def _researchers(
     entries = {row.researcher: row.private_pgr.mean for row in ranked}
     found = []
     for name, r in state.researchers.items():
-        spent = TranscriptMeter(layout.transcript(name)).read()
+        spent = metered_by_hub(TranscriptMeter(layout.transcript(name)).read(), models.get(name))
         own = config.researchers.settings(r.group)
         found.append(Researcher(
             name=name, brain=own.resolved_brain, model=own.model,
             direction=r.direction, status=r.status, reason=r.reason, restarts=r.restarts,
             steps=spent.steps, dollars=spent.dollars, tokens=spent.tokens,
-            tool_calls=dict(spent.tool_calls), tool_errors=spent.tool_errors,
-            compactions=spent.compactions,
+            metered=name in models, tool_calls=dict(spent.tool_calls),
+            tool_errors=spent.tool_errors, compactions=spent.compactions,
             submissions=sum(1 for s in scorings if s.researcher == name), hours=r.seconds / 3600,
             best_public_pgr=_or_none(best_public.get(name, -math.inf)),
             entry_private_pgr=_or_none(entries.get(name, -math.inf)),

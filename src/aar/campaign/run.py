@@ -103,7 +103,7 @@ class Campaign:
                 self._enroll(hub.operator)
                 if self.state.status in ("created", "running", "stopped"):
                     self._research(hub, view)
-                return self._finish(hub.operator, view)
+                return self._finish(hub, view)
         except KeyboardInterrupt:
             if self.state.status in ("created", "running"):
                 self.state.status = "stopped"  # "researched" stays: resume goes to the end
@@ -119,7 +119,8 @@ class Campaign:
 
         with self.hub() as hub:
             results = EndResults.load(results_path(self.layout))
-            summary = collect_summary(self.config, self.layout, self.state, hub.operator, results)
+            summary = collect_summary(self.config, self.layout, self.state, hub.operator,
+                                      results, hub.access.upstreams)  # fmt: skip
             return write_report(summary, self.layout.report)
 
     @contextmanager
@@ -202,14 +203,16 @@ class Campaign:
         self.state.status = "researched"
         self.state.save(self.layout.state)
 
-    def _finish(self, operator: HubClient, view: View) -> Path:
+    def _finish(self, hub: Hub, view: View) -> Path:
         from aar.campaign.report import write_report
 
+        operator = hub.operator
         results = end_checks(self.config, self.layout, self.state, operator, say=view.message)
         if self.state.status != "finished":
             self.state.status, self.state.ended_at = "finished", now()
             self.state.save(self.layout.state)
-        summary = collect_summary(self.config, self.layout, self.state, operator, results)
+        summary = collect_summary(self.config, self.layout, self.state, operator, results,
+                                  hub.access.upstreams)  # fmt: skip
         return write_report(summary, self.layout.report)
 
 

@@ -3,17 +3,24 @@
     meter = TranscriptMeter(layout.transcript("r01"))
     spent = meter.read()          # Spend(steps=12, dollars=0.41, tokens=51_200, submissions=3)
 
-Transcripts are the campaign's record of model use (the process that calls the model writes
-them), so fleet budgets on dollars and tokens are summed from here. Each read parses only the
-lines appended since the last one; a torn last line is left for the next read.
+    spent = metered_by_hub(spent, account.model)   # the gateway's dollars and tokens
+
+Transcripts record what a researcher did (steps, tool calls, submissions). Its model spend is
+the hub's wherever the hub's LLM gateway carried its calls: a transcript's dollars come from
+the researcher process, and an external agent's from the agent's own account of its cost,
+which the agent can forge (it drives the program that prints it). Only researchers that call
+a vendor directly are budgeted from their transcripts. Each read parses only the lines
+appended since the last one; a torn last line is left for the next read.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from aar.hub.schemas import ModelSpend
 
 
 @dataclass
@@ -80,3 +87,10 @@ class TranscriptMeter:
             s.compactions += 1
         elif kind == "event" and line.get("event") == "stop":
             s.last_stop = str(line.get("reason"))
+
+
+def metered_by_hub(spend: Spend, model: ModelSpend | None) -> Spend:
+    """``spend`` with the dollars and tokens the hub's gateway metered (None: not yet seen)."""
+    if model is None:
+        return spend
+    return replace(spend, dollars=model.dollars, tokens=model.tokens)

@@ -4,8 +4,9 @@
     why = supervisor.run()        # "fleet wall time", "every researcher is done", ...
 
 Every ``poll_seconds`` it polls the executor, meters the transcripts, asks the hub for budget
-use and the leaderboard, updates the live view and saves the state (so a killed campaign
-resumes with what it had done). A researcher that exits with an error is restarted on its
+use (model spend too, where the hub's gateway carried a researcher's calls) and the
+leaderboard, updates the live view and saves the state (so a killed campaign resumes with
+what it had done). A researcher that exits with an error is restarted on its
 own workspace and transcript until ``max_restarts``, then marked failed with the reason.
 Fleet budgets end the phase; per-researcher budgets stop one researcher.
 """
@@ -26,10 +27,10 @@ from aar.campaign.executors import Executor
 from aar.campaign.jobs import MIN_MINUTES, HubAccess, remaining_minutes, researcher_job
 from aar.campaign.layout import CampaignLayout
 from aar.campaign.live import FleetView, ResearcherRow, View
-from aar.campaign.spend import Spend, TranscriptMeter
+from aar.campaign.spend import Spend, TranscriptMeter, metered_by_hub
 from aar.campaign.state import CampaignState, ResearcherState
 from aar.hub.client import HubClient
-from aar.hub.schemas import AccountOperator
+from aar.hub.schemas import AccountOperator, ModelSpend
 from aar.researchers.directions import assign
 
 GRACE_SECONDS = 30.0
@@ -61,6 +62,8 @@ class Supervisor:
         self.meters: dict[str, TranscriptMeter] = {}
         self.spent: dict[str, Spend] = {}
         """Each researcher's spend as of the last poll (transcripts are read once a poll)."""
+        self.models: dict[str, ModelSpend] = {}
+        """Each researcher's model spend as the hub's gateway metered it, as of the last poll."""
         self.running: dict[str, Running] = {}
         self.fleet = FleetView()
         self._began, self._seconds_before = time.monotonic(), state.research_seconds
@@ -76,6 +79,7 @@ class Supervisor:
         end_leftover_researchers(self.state)
         reason = "the campaign was interrupted"
         try:
+            self._accounts()  # a resumed researcher's budget left counts the gateway's meter
             for researcher in self.state.active():
                 self._start(researcher)
             while (ended := self._timed_tick()) is None:
@@ -108,7 +112,7 @@ class Supervisor:
         for name, code in self.executor.poll().items():
             if code is not None and name in self.running:
                 self._exited(name, code)
-        self._refresh()
+        self.refresh()
         if reason := self._fleet_exhausted():
             return reason
         self._enforce_researchers()
@@ -126,12 +130,19 @@ class Supervisor:
             self.meters[name] = TranscriptMeter(self.layout.transcript(name))
         return self.meters[name]
 
+    def spend(self, name: str) -> Spend:
+        """What ``name`` has spent: its transcript, with the gateway's meter where it went."""
+        spent = self.meter(name).read()
+        if self.hub.upstreams.get(self.state.researchers[name].group) is None:
+            return spent  # it calls its vendor directly: its transcript is all there is
+        return metered_by_hub(spent, self.models.get(name))
+
     def _start(self, researcher: ResearcherState) -> None:
         minutes = min(remaining_minutes(self.config, researcher), self._fleet_minutes_left())
         if minutes < MIN_MINUTES:
             self._end(researcher, "finished", "its wall-time budget is used")
             return
-        spent = self.meter(researcher.name).read()
+        spent = self.spend(researcher.name)
         job = researcher_job(self.config, self.layout, self.hub, researcher, spent, minutes)
         self.layout.workspace(researcher.name).mkdir(parents=True, exist_ok=True)
         self.executor.start(job)
@@ -178,10 +189,11 @@ class Supervisor:
 
     # --- budgets -------------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         """Totals for the fleet from the transcripts and the hub."""
         f = self.fleet
-        self.spent = {name: self.meter(name).read() for name in self.state.researchers}
+        accounts = self._accounts()
+        self.spent = {name: self.spend(name) for name in self.state.researchers}
         spends = list(self.spent.values())
         f.dollars = sum(s.dollars for s in spends)
         f.tokens = sum(s.tokens for s in spends)
@@ -189,7 +201,6 @@ class Supervisor:
         f.researcher_seconds = sum(self._seconds(r) for r in self.state.researchers.values())
         f.gpu_hours = f.researcher_seconds * self.config.executor.gpus / 3600
         f.minutes_left = self._fleet_minutes_left()
-        accounts = {a.name: a for a in self.operator.accounts()}
         self._adopt([a for a in accounts.values() if a.role == "researcher"])
         f.submissions = sum(a.budget.used_total for a in accounts.values())
         f.hub_status = {name: a.status for name, a in accounts.items()}
@@ -200,6 +211,11 @@ class Supervisor:
                 max(public, row.public_pgr.mean),
                 max(private, row.private_pgr.mean),
             )
+
+    def _accounts(self) -> dict[str, AccountOperator]:
+        accounts = {a.name: a for a in self.operator.accounts()}
+        self.models = {name: a.model for name, a in accounts.items() if a.model is not None}
+        return accounts
 
     def _adopt(self, accounts: list[AccountOperator]) -> None:
         """Start researchers the operator added on the hub (dashboard or ``aar hub``)."""
@@ -250,7 +266,7 @@ class Supervisor:
         b = self.config.budget
         for name in list(self.running):
             researcher = self.state.researchers[name]
-            spent = self.spent.get(name) or self.meter(name).read()  # adopted this poll
+            spent = self.spent.get(name) or self.spend(name)  # adopted this poll
             seconds = self._seconds(researcher)
             checks = [
                 (self.config.researcher_minutes * 60 + GRACE_SECONDS, seconds, "wall-time budget"),
@@ -268,7 +284,7 @@ class Supervisor:
     def _rows(self) -> list[ResearcherRow]:
         rows = []
         for name, r in self.state.researchers.items():
-            spent = self.spent.get(name) or self.meter(name).read()
+            spent = self.spent.get(name) or self.spend(name)
             status = self.fleet.hub_status.get(name, r.status)
             shown = (
                 status if status in ("paused", "stopped") and r.status == "running" else r.status

@@ -92,6 +92,8 @@ class Researcher(_Model):
     steps: int = 0
     dollars: float = 0.0
     tokens: int = 0
+    metered: bool = False
+    """Its dollars and tokens are the hub gateway's meter (False: its transcript's count)."""
     submissions: int = 0
     tool_calls: dict[str, int] = {}
     """Its tool calls per tool name, from its transcript."""
