@@ -92,31 +92,92 @@ def test_a_folder_holding_a_campaign_is_not_overwritten(tmp_path: Path) -> None:
     assert "has no state.json" in missing.communicate(timeout=120)[0]
 
 
+def gateway_file(folder: Path, llm: FakeLLMServer, model: str) -> Path:
+    """A gateway file for ``aar serve``: one OpenAI-API upstream, its key in $FAKE_KEY."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "gateway.toml"
+    path.write_text(
+        f'[[upstreams]]\nname = "local"\napi = "openai"\nbase_url = "{llm.openai_base_url}"\n'
+        f'api_key_env = "FAKE_KEY"\nmodels = ["{model}"]\n'
+    )
+    return path
+
+
 @pytest.mark.slow  # about 35 s; CI runs it with -m slow
-def test_an_llm_campaign_on_a_hub_it_is_given(tmp_path: Path) -> None:
+def test_an_llm_campaign_on_a_hub_it_is_given_calls_through_its_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_vanilla = FakeToolCall("run_method", {"method": "vanilla"})
     predictions = {"path": prediction_file("vanilla", {}, 0), "method": "vanilla"}
     submit = FakeToolCall("submit_predictions", predictions)
     script = [FakeReply(tool_calls=(run_vanilla,)), FakeReply(tool_calls=(submit,))]
     folder = tmp_path / "c"
-    with served_hub(tmp_path / "hub") as hub, FakeLLMServer(script) as llm:
+    monkeypatch.setenv("FAKE_KEY", "sk-only-the-hub-has-it")
+    with (
+        FakeLLMServer(script) as llm,
+        served_hub(
+            tmp_path / "hub", "--gateway", str(gateway_file(tmp_path / "hub", llm, "qwen3"))
+        ) as hub,
+    ):
+        monkeypatch.delenv("FAKE_KEY")  # the campaign and its researchers never hold the key
         process = start(
             "--dir", str(folder), *SMALL_TOY, "--researchers", "1", "--model", "qwen3",
             "--base-url", llm.openai_base_url, "--api-key-env", "FAKE_KEY",
             "--researcher-steps", "2", "--budget-minutes", "1", "--heldout-task", "toy",
             "--hub-url", hub.url, *sandbox_flags(),
-            env={"FAKE_KEY": "sk-fake", "AAR_OPERATOR_TOKEN": hub.operator_token},
+            env={"AAR_OPERATOR_TOKEN": hub.operator_token},
         )  # fmt: skip
         finish(process)
-        assert llm.requests[0].headers.get("authorization") == "Bearer sk-fake"
+        assert [r.headers.get("authorization") for r in llm.requests] == [
+            "Bearer sk-only-the-hub-has-it"
+        ] * 2
         with HubClient(hub.url, hub.operator_token) as operator:
             assert [a.name for a in operator.accounts() if a.role == "researcher"] == ["r01"]
+            calls = operator.model_calls()
+    assert [(c.researcher, c.upstream, c.status) for c in calls] == [("r01", "local", 200)] * 2
     assert not (folder / "hub" / "hub.db").exists()  # the given hub stored everything
     summary = summary_of(folder)
     [researcher] = summary["researchers"]
     assert (researcher["brain"], researcher["model"], researcher["steps"]) == ("openai", "qwen3", 2)
+    assert researcher["metered"]  # its spend is the given hub's meter
     assert researcher["reason"].startswith("step budget reached")
     assert [s["method"] for s in summary["scorings"]] == ["vanilla"]
+
+
+def test_a_given_hub_that_cannot_carry_the_model_is_named_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "c"
+    flags = ["--researchers", "1", "--model", "claude-opus-4-6", "--brain", "anthropic",
+             "--budget-minutes", "1", *sandbox_flags()]  # fmt: skip
+    with (
+        FakeLLMServer() as llm,
+        served_hub(tmp_path / "bare") as bare,
+        served_hub(
+            tmp_path / "other", "--gateway", str(gateway_file(tmp_path / "other", llm, "qwen3"))
+        ) as other,
+    ):
+        outputs = [
+            start("--dir", str(folder / hub.folder.name), *SMALL_TOY, *flags, "--hub-url",
+                  hub.url, env={"AAR_OPERATOR_TOKEN": hub.operator_token}).communicate(120)[0]
+            for hub in (bare, other)
+        ]  # fmt: skip
+        with HubClient(other.url, other.operator_token) as operator:
+            offered = operator.model_upstreams()
+            assert [a.name for a in operator.accounts() if a.role == "researcher"] == []
+            assert operator.tasks() == []  # nothing was published
+    said = [" ".join(output.split()) for output in outputs]
+    assert "the hub at" in said[0]
+    assert "it has no LLM gateway" in said[0]
+    assert "aar serve --gateway FILE" in said[0]
+    assert (
+        "it offers local (openai: qwen3), none of them 'claude-opus-4-6' over the "
+        "anthropic API" in said[1]
+    )
+    assert [(u.name, u.api, u.models, u.holds_key) for u in offered] == [
+        ("local", "openai", ["qwen3"], False)
+    ]
+    assert not llm.requests
 
 
 @pytest.mark.slow

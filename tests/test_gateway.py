@@ -11,6 +11,7 @@ import pytest
 from aar.core.errors import ConfigError
 from aar.core.prices import PriceTable
 from aar.core.usage import Usage
+from aar.hub.client import HubError
 from aar.hub.gateway.config import FleetLimits, load_gateway
 from aar.researchers.providers.wire import FakeReply, FakeToolCall
 from tests.gatewaykit import KEY_ENV, UPSTREAM_KEY, gateway_world
@@ -303,3 +304,19 @@ def test_a_missing_key_is_named_at_the_first_call_and_the_hub_still_serves(
     assert f"the hub holds no key for upstream 'claude': set {KEY_ENV}" in answer.text
     assert world.vendor.requests == []
     assert alive == 200
+
+
+def test_the_operator_reads_the_upstreams_and_a_researcher_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with gateway_world(tmp_path, monkeypatch) as world:
+        offered = world.hub.operator.model_upstreams()
+        token = world.hub.operator.create_researcher("r1").token
+        with pytest.raises(HubError) as refused:
+            world.hub.as_token(token).model_upstreams()
+    assert [(u.name, u.api, u.models, u.holds_key) for u in offered] == [
+        ("claude", "anthropic", ["claude-opus-4-6*", "claude-haiku-4-5*"], True),
+        ("local", "openai", ["*"], True),
+    ]
+    assert refused.value.status == 403
+    assert UPSTREAM_KEY not in str(offered)

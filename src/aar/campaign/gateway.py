@@ -8,17 +8,21 @@
 Every distinct model endpoint (API, base URL, key variable) of the researcher groups becomes
 one upstream, offering the models those groups name. The fleet's dollar and token limits
 become the gateway's; each researcher's own limits are set on its hub account at enrolment.
+A hub the campaign is given (``hub.url``) must already offer each group's model over its API:
+its gateway then holds the keys, and the campaign needs none.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aar.campaign.config import CampaignConfig, ResearchersConfig
 from aar.core.errors import ConfigError
 from aar.hub.gateway.config import VENDOR_KEYS, FleetLimits, GatewayConfig, Upstream
+from aar.hub.schemas import GatewayUpstream
 
 HTTP_BRAINS = {"anthropic": "anthropic", "openai": "openai", "claude-code": "anthropic"}
 """Brains whose model is called over HTTP (so through the gateway), and the API they speak."""
@@ -77,6 +81,56 @@ def gateway_plan(config: CampaignConfig) -> GatewayPlan | None:
     fleet = FleetLimits(dollars=config.fleet.dollars, tokens=config.fleet.tokens)
     gateway = GatewayConfig(upstreams=upstreams, fleet=fleet, prices=_prices(config))
     return GatewayPlan(gateway, groups)
+
+
+def routes_on(
+    config: CampaignConfig, offered: Sequence[GatewayUpstream], url: str
+) -> dict[int | None, str]:
+    """Each group's upstream on a hub the campaign was given (ConfigError: one has none)."""
+    routes: dict[int | None, str] = {}
+    for group, settings in _groups(config).items():
+        api = HTTP_BRAINS.get(settings.resolved_brain)
+        if api is None:
+            continue
+        model = str(settings.model)
+        fits = [u for u in offered if u.api == api and _allows(u, model)]
+        keyed = [u for u in fits if u.holds_key]
+        if not keyed:
+            raise ConfigError(_no_route(group, api, model, offered, fits, url))
+        routes[group] = keyed[0].name
+    return routes
+
+
+def _allows(upstream: GatewayUpstream, model: str) -> bool:
+    return Upstream(name=upstream.name, api=upstream.api, models=tuple(upstream.models)).allows(
+        model
+    )
+
+
+def _no_route(
+    group: int | None,
+    api: str,
+    model: str,
+    offered: Sequence[GatewayUpstream],
+    fits: list[GatewayUpstream],
+    url: str,
+) -> str:
+    who = "researchers" if group is None else f"researcher group {group}"
+    if fits:
+        found = f"its upstream {fits[0].name!r} offers it but holds no key"
+    elif offered:
+        found = "it offers " + "; ".join(
+            f"{u.name} ({u.api}: {', '.join(u.models)})" for u in offered
+        )
+        found += f", none of them {model!r} over the {api} API"
+    else:
+        found = "it has no LLM gateway"
+    return (
+        f"{who} call {model!r} over the {api} API, and the hub at {url} cannot carry it: "
+        f"{found}. Serve that hub with `aar serve --gateway FILE` naming an {api} upstream "
+        "for the model and its key (researchers never hold one), or leave hub.url unset so "
+        "the campaign starts its own hub"
+    )
 
 
 def _prices(config: CampaignConfig) -> Path | None:

@@ -25,7 +25,7 @@ from types import FrameType
 from aar.campaign.config import CampaignConfig, load_config, save_config
 from aar.campaign.executors import make_executor
 from aar.campaign.finish import EndResults, end_checks, results_path
-from aar.campaign.gateway import check_agents, gateway_plan, key_variables
+from aar.campaign.gateway import check_agents, gateway_plan, key_variables, routes_on
 from aar.campaign.hubproc import HubProcess
 from aar.campaign.jobs import HubAccess
 from aar.campaign.layout import CampaignLayout
@@ -95,7 +95,8 @@ class Campaign:
         self.config.researchers.sandbox_python()  # checked before the hub or anyone starts
         plan = gateway_plan(self.config)
         if plan is not None and self.state.status in ("created", "running", "stopped"):
-            plan.check_keys()  # the hub inherits the keys from this process
+            if not self.config.hub.url:
+                plan.check_keys()  # the hub it starts inherits the keys from this process
             check_agents(self.config)
         try:
             with _interruptible(), self.hub() as hub:
@@ -133,7 +134,7 @@ class Campaign:
                     f"hub.url needs the operator token in ${self.config.hub.operator_token_env}"
                 )
             with HubClient(self.config.hub.url, token) as client:
-                yield Hub(HubAccess(self.config.hub.url), client)
+                yield Hub(self._given_access(client), client)
             return
         local = self.config.executor.kind == "local"
         socket = self.layout.socket if local else None
@@ -152,6 +153,14 @@ class Campaign:
             self.state.save(self.layout.state)
             with HubClient(process.url, process.operator_token) as client:
                 yield Hub(access, client)
+
+    def _given_access(self, operator: HubClient) -> HubAccess:
+        """Researchers reach a given hub by URL, and call their models through its gateway."""
+        url = str(self.config.hub.url)
+        if gateway_plan(self.config) is None:
+            return HubAccess(url)
+        routes = routes_on(self.config, operator.model_upstreams(), url)
+        return HubAccess(url, upstreams=routes, hidden_env=key_variables(self.config))
 
     def _hub_flags(self) -> list[str]:
         b, h = self.config.budget, self.config.hub

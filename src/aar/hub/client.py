@@ -32,6 +32,7 @@ from aar.hub.schemas import (
     AuditEntryOperator,
     EvaluationOperator,
     FinalPublic,
+    GatewayUpstream,
     LeaderboardRowOperator,
     LeaderboardRowPublic,
     ModelCallDetail,
@@ -156,6 +157,10 @@ class HubClient:
     def model_usage(self) -> ModelSpend:
         """The caller's own model spend through the gateway, and its limits."""
         return self._get(ModelSpend, "/llm/usage")
+
+    def model_upstreams(self) -> list[GatewayUpstream]:
+        """Operator: the gateway's upstreams and their models (empty: the hub has none)."""
+        return self._list(GatewayUpstream, "/llm/upstreams")
 
     def model_calls(
         self, researcher: str | None = None, after: int = 0, limit: int = 100

@@ -89,6 +89,17 @@ class ModelSpend(_Out):
     token_limit: int | None = None
 
 
+class GatewayUpstream(_Out):
+    """One upstream of the hub's gateway, as an operator (or a campaign) chooses between them."""
+
+    name: str
+    api: str
+    models: list[str]
+    """Model names or globs researchers may call through it."""
+    holds_key: bool
+    """The hub has its key (or it needs none)."""
+
+
 class ModelCallPublic(_Out):
     id: int
     researcher: str

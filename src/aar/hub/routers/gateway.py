@@ -4,6 +4,7 @@
     POST /llm/{upstream}/v1/messages/count_tokens
     POST /llm/{upstream}/v1/chat/completions       OpenAI Chat Completions (stream or not)
     GET  /llm/usage                                the caller's own spend and limits
+    GET  /llm/upstreams                            operator: where it forwards, which models
     GET  /llm/calls?researcher=&after=&limit=      operator: the calls, newest last
     GET  /llm/calls/{id}                           operator: one call with its bodies
 
@@ -32,7 +33,7 @@ from aar.hub.gateway.ledger import Caller, CallRecord, Refused, admit, spend_of
 from aar.hub.gateway.service import Gateway, Ticket
 from aar.hub.gateway.vendors import VENDORS, Vendor, refusal
 from aar.hub.models import Account, ModelCall, ModelCallPayload
-from aar.hub.schemas import ModelCallDetail, ModelCallPublic, ModelSpend
+from aar.hub.schemas import GatewayUpstream, ModelCallDetail, ModelCallPublic, ModelSpend
 from aar.hub.security import bearer
 from aar.hub.state import HubState
 
@@ -43,6 +44,19 @@ router = APIRouter(prefix=GATEWAY_PREFIX, tags=["gateway"])
 def usage(account: AccountDep) -> ModelSpend:
     """The caller's model spend through the gateway, and its limits (None: none)."""
     return spend_of(account)
+
+
+@router.get("/upstreams", response_model=list[GatewayUpstream])
+def upstreams(_op: OperatorDep, request: Request) -> list[GatewayUpstream]:
+    """The upstreams researchers may call and their models (none: the hub has no gateway)."""
+    gateway: Gateway | None = request.app.state.hub.gateway
+    if gateway is None:
+        return []
+    return [
+        GatewayUpstream(name=u.name, api=u.api, models=list(u.models),
+                        holds_key=gateway.keys[u.name] is not None or u.missing_key() is None)
+        for u in gateway.config.upstreams
+    ]  # fmt: skip
 
 
 @router.get("/calls", response_model=list[ModelCallPublic])
