@@ -44,12 +44,16 @@ class AgentWorld:
     bundle: Path
     folder: Path
 
-    def research(self, name: str, *flags: str, **limits: float) -> subprocess.CompletedProcess[str]:
-        """``aar research --brain claude-code`` for a new researcher ``name``."""
+    def research(
+        self, name: str, *flags: str, by_url: bool = False, **limits: float
+    ) -> subprocess.CompletedProcess[str]:
+        """``aar research --brain claude-code`` for a new researcher ``name``, given the hub's
+        socket (or its URL: the researcher then serves the sandbox a relay to it)."""
         token = self.operator.create_researcher(name, **limits).token  # type: ignore[arg-type]
+        hub = ["--hub-url", self.hub.url] if by_url else ["--hub-socket", str(self.hub.socket)]
         argv = [sys.executable, "-m", "aar", "research", "--task", "toy",
                 "--bundle", str(self.bundle), "--workspace", str(self.workspace(name)),
-                "--hub-socket", str(self.hub.socket), "--brain", "claude-code",
+                *hub, "--brain", "claude-code",
                 "--model", "claude-opus-4-6", "--gateway", "claude", *flags]  # fmt: skip
         env = {**os.environ, "AAR_HUB_TOKEN": token, "AAR_CLAUDE_BINARY": str(claude_binary())}
         env.pop(KEY_ENV, None)  # the researcher's process never has the vendor key

@@ -83,6 +83,24 @@ def test_claude_code_runs_commands_reads_the_forum_and_submits(
     assert steps[-1]["reason"] == "step budget reached"
 
 
+def test_claude_code_reaches_a_hub_given_by_url_through_a_relay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A researcher that reaches its hub by URL (a Ray worker's case) serves the sandbox a
+    socket that leads there: the gateway and the MCP tools work as with the hub's own."""
+    script = [bash("ls /data/toy > seen.txt"), mcp("forum_read"), FakeReply(text="Done.")]
+    with agent_world(tmp_path, monkeypatch) as world:
+        world.vendor.add(*script)
+        done = world.research("r1", "--steps", "3", "--minutes", "3", by_url=True)
+        calls = world.operator.model_calls(researcher="r1")
+        audited = {r.action for r in world.operator.audit(kind="tool_call", actor="r1")}
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "r1 stopped: step budget reached" in done.stdout
+    assert "bundle.json" in (world.workspace("r1") / "seen.txt").read_text()
+    assert [(c.status, c.stream) for c in calls] == [(200, True)] * 3
+    assert "forum_read" in audited
+
+
 def test_a_spent_model_budget_stops_the_agent_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,3 +157,30 @@ def test_aar_run_with_the_claude_code_brain(
     assert account.model.dollar_limit == 2.0  # the per-researcher budget, held by the gateway
     assert (folder / "hub" / "gateway.toml").read_text().count("[[upstreams]]") == 1
     assert UPSTREAM_KEY not in (folder / "hub" / "gateway.toml").read_text()
+
+
+@pytest.mark.slow  # a whole campaign on a local Ray cluster, about 40 s; CI runs it with -m slow
+def test_claude_code_researchers_as_ray_actors_reach_the_hub_by_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster case: a researcher on a Ray worker has the hub's URL, not its socket, and
+    serves its sandbox a relay to it; the key stays in the hub."""
+    pytest.importorskip("ray")
+    claude_binary()
+    require_bwrap()
+    script = [mcp("forum_read"), FakeReply(text="Done for now.")]
+    folder = tmp_path / "c"
+    with FakeLLMServer(script) as vendor:
+        flags = ["--researchers", "1", "--brain", "claude-code", "--model", "claude-opus-4-6",
+                 "--base-url", vendor.url, "--api-key-env", KEY_ENV, "--researcher-steps", "2",
+                 "--budget-minutes", "3", "--verify-top-k", "0", "--sandbox", "bwrap",
+                 "--executor", "ray"]  # fmt: skip
+        output = finish(start("--dir", str(folder), *SMALL_TOY, *flags,
+                              env={KEY_ENV: UPSTREAM_KEY}))  # fmt: skip
+        sent = vendor.requests
+    summary = json.loads((folder / "report" / "summary.json").read_text())
+    [researcher] = summary["researchers"]
+    assert researcher["reason"].startswith("step budget reached"), output
+    assert researcher["metered"]
+    assert len(sent) == 2
+    assert all(r.headers["x-api-key"] == UPSTREAM_KEY for r in sent)

@@ -289,20 +289,6 @@ class CampaignConfig(_Section):
     def researcher_minutes(self) -> float:
         return self.budget.minutes or self.fleet.minutes
 
-    @model_validator(mode="after")
-    def _check_agents(self) -> CampaignConfig:
-        r = self.researchers
-        groups = [r.settings(i) for i in range(len(r.groups))] or [r]
-        if any(g.resolved_brain == "claude-code" for g in groups) and (
-            self.executor.kind != "local" or self.hub.url is not None
-        ):
-            # the agent reaches the gateway through the hub's socket, bound into its sandbox
-            raise ValueError(
-                "brain claude-code needs the hub the campaign starts on this machine "
-                "(executor.kind local, no hub.url)"
-            )
-        return self
-
     @property
     def heldout(self) -> list[str]:
         if self.end.heldout_tasks is not None:

@@ -5,15 +5,18 @@
 
 Every setting is checked before the sandbox starts. The agent reaches the model only through
 the hub's LLM gateway (``--gateway``, default ``anthropic`` for Claude Code, ``openai`` for a
-command), and the hub only through its socket, so ``--hub-socket`` and the bwrap sandbox are
-required. ``aar.researchers.agents`` has the agents themselves and the session supervisor.
+command), and the hub only through a socket bound into the bwrap sandbox (required): the
+hub's own (``--hub-socket``), or a relay this process serves to a hub given by ``--hub-url``
+(``aar.researchers.agents.relay``). ``aar.researchers.agents`` has the agents themselves and
+the session supervisor.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ class AgentRun:
     binary: Path | None
     command: str | None
     sandbox: str
-    socket: Path | None
+    socket: Path
     task: str
     direction: Any
     transcript: Path
@@ -40,13 +43,22 @@ class AgentRun:
 def _check(run: AgentRun) -> None:
     if run.sandbox != "bwrap":
         raise ConfigError(f"brain {run.brain} runs only in the bwrap sandbox (--sandbox bwrap)")
-    if run.socket is None:
-        raise ConfigError(f"brain {run.brain} reaches the hub's gateway by its socket: give "
-                          "--hub-socket")  # fmt: skip
     if run.brain == "claude-code" and not run.model:
         raise ConfigError("brain claude-code needs --model (e.g. claude-opus-4-6)")
     if run.brain == "command" and not (run.command or "").strip():
         raise ConfigError("brain command needs --agent-command (the agent's command line)")
+
+
+@contextmanager
+def hub_socket_for(socket: Path | None, url: str | None) -> Iterator[Path]:
+    """The hub's socket, or a relay's to the hub at ``url`` (closed on exit)."""
+    from aar.researchers.agents.relay import HubRelay
+
+    if socket is not None:
+        yield socket
+        return
+    with HubRelay(str(url)) as relay:
+        yield relay.path
 
 
 def run_agent(run: AgentRun, hub: HubClient, token: str, spec_for: Callable[..., Any]) -> str:

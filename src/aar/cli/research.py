@@ -118,17 +118,18 @@ def research(
     hub = _hub(hub_socket, hub_url, token)
     name = hub.me().name
     if brain in AGENT_BRAINS:
-        from aar.cli.agents import AgentRun, run_agent
+        from aar.cli.agents import AgentRun, hub_socket_for, run_agent
 
         log_path = transcript or workspace.resolve().parent / f"{name}.jsonl"
-        run = AgentRun(
-            brain=brain, model=model, gateway=gateway, binary=agent_binary,
-            command=agent_command, sandbox=sandbox, socket=hub_socket, task=task,
-            direction=_direction(direction, directions, name), transcript=log_path,
-            budget={"minutes": minutes, "dollars": dollars, "steps": steps},
-        )  # fmt: skip
-        spec = partial(_spec, workspace, bundle, f"/data/{task}", hub_socket, token, python)
-        summary = run_agent(run, hub, token, spec)
+        with hub_socket_for(hub_socket, hub_url) as socket:
+            run = AgentRun(
+                brain=brain, model=model, gateway=gateway, binary=agent_binary,
+                command=agent_command, sandbox=sandbox, socket=socket, task=task,
+                direction=_direction(direction, directions, name), transcript=log_path,
+                budget={"minutes": minutes, "dollars": dollars, "steps": steps},
+            )  # fmt: skip
+            spec = partial(_spec, workspace, bundle, f"/data/{task}", socket, token, python)
+            summary = run_agent(run, hub, token, spec)
         console.print(f"{name} stopped: {summary}; transcript {log_path}")
         return
     llm = None  # checked before any sandbox starts: a config error costs nothing
