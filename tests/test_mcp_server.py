@@ -220,8 +220,12 @@ def test_the_server_refuses_to_start_without_a_usable_hub(world: World) -> None:
                            capture_output=True, text=True, timeout=30)  # fmt: skip
     assert (missing.returncode, missing.stdout) == (2, "")
     assert "AAR_HUB_TOKEN is not set" in missing.stderr
+    bad_url = subprocess.run(command, env={**env, "AAR_HUB_URL": "hub.example:8000"},
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
     assert (wrong.returncode, wrong.stdout) == (2, "")
     assert "aar-mcp: the hub refused the token" in wrong.stderr
+    assert (bad_url.returncode, bad_url.stdout) == (2, "")
+    assert "'hub.example:8000' is neither unix:/path/to/hub.sock nor an http URL" in bad_url.stderr
 
 
 def test_inside_a_bwrap_sandbox_over_the_bound_socket(world: World) -> None:

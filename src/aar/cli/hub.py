@@ -122,9 +122,7 @@ def _client(url: str | None, token: str | None) -> HubClient:
     token = token or os.environ.get("AAR_HUB_TOKEN")
     if not token:
         raise ConfigError("no hub token: pass --token or set AAR_HUB_TOKEN")
-    if url.startswith("unix:"):
-        return HubClient.unix(url.removeprefix("unix:"), token)
-    return HubClient(url, token)
+    return HubClient.from_url(url, token)
 
 
 UrlOpt = Annotated[

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from aar.core.errors import AarError
+from aar.core.errors import AarError, ConfigError
 from aar.hub.archives import pack, safe_extract
 from aar.hub.schemas import (
     AccountCreated,
@@ -91,6 +91,15 @@ class HubClient:
             base_url="http://hub", transport=transport, timeout=kwargs.pop("timeout", 30.0)
         )
         return cls("http://hub", token, http=http, **kwargs)
+
+    @classmethod
+    def from_url(cls, url: str, token: str | None = None, **kwargs: Any) -> HubClient:
+        """A client for ``unix:/path/to/hub.sock`` or an ``http(s)://`` URL."""
+        if url.startswith("unix:"):
+            return cls.unix(url.removeprefix("unix:"), token, **kwargs)
+        if url.startswith(("http://", "https://")):
+            return cls(url, token, **kwargs)
+        raise ConfigError(f"hub URL {url!r} is neither unix:/path/to/hub.sock nor an http URL")
 
     def close(self) -> None:
         self.http.close()

@@ -229,11 +229,7 @@ def hub_from_env(env: Mapping[str, str]) -> HubClient:
         raise ConfigError("AAR_HUB_URL is not set: unix:/run/aar/hub.sock or the hub's http URL")
     if not token:
         raise ConfigError("AAR_HUB_TOKEN is not set: the researcher's token for the hub")
-    if url.startswith("unix:"):
-        return HubClient.unix(url.removeprefix("unix:"), token)
-    if url.startswith(("http://", "https://")):
-        return HubClient(url, token)
-    raise ConfigError(f"AAR_HUB_URL {url!r} is neither unix:/path/to/hub.sock nor an http URL")
+    return HubClient.from_url(url, token)
 
 
 def researcher_toolbox(
