@@ -17,6 +17,7 @@ import pytest
 
 from aar.core.usage import Usage
 from aar.hub.client import HubClient
+from aar.hub.gateway.forward import CHARS_PER_TOKEN
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from tests.gatewaykit import KEY_ENV, UPSTREAM_KEY, gateway_world, upstreams
 from tests.servekit import served_hub
@@ -182,3 +183,76 @@ def _wait(check: object, timeout: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("timed out")
+
+
+# --- the OpenAI Responses API (Codex CLI's) --------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_responses_call_is_forwarded_and_metered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    call = FakeToolCall("shell", {"command": ["ls", "/data"]})
+    with gateway_world(tmp_path, monkeypatch) as world:
+        token = world.hub.operator.create_researcher("r1").token
+        world.vendor.add(FakeReply(text="let me look", tool_calls=(call,), usage=USAGE))
+        client = world.openai(token)
+        if stream:
+            with client.responses.stream(model="gpt-5", input="look") as events:
+                response = events.get_final_response()
+        else:
+            response = client.responses.create(model="gpt-5", input="look")
+        [sent] = world.vendor.requests
+        [metered] = world.hub.operator.model_calls()
+        stored = world.hub.operator.model_call(metered.id)
+    assert response.output_text == "let me look"
+    assert [item.type for item in response.output] == ["message", "function_call"]
+    assert sent.path == "/v1/responses"
+    assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert "stream_options" not in sent.body  # a Responses stream reports usage unasked
+    assert (metered.path, metered.stream, metered.metered) == (
+        "v1/responses", stream, "reported"
+    )  # fmt: skip
+    assert (metered.input_tokens, metered.output_tokens, metered.cache_read_tokens) == (
+        300, 40, 1000
+    )  # fmt: skip
+    assert stored.request["input"] == "look"
+
+
+def test_a_responses_request_without_input_is_refused_in_the_openai_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with gateway_world(tmp_path, monkeypatch) as world:
+        token = world.hub.operator.create_researcher("r1").token
+        answer = world.raw().post(
+            "/llm/local/v1/responses", headers={"authorization": f"Bearer {token}"},
+            json={"model": "gpt-5", "messages": HI},
+        )  # fmt: skip
+        forwarded = len(world.vendor.requests)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "aar gateway: input: a string or a list of items is required"
+    )
+    assert forwarded == 0
+
+
+def test_a_broken_responses_stream_ends_in_response_failed_and_is_charged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with served_gateway(tmp_path, monkeypatch) as world:
+        token = world.researcher("r1")
+        world.vendor.add(FakeReply(text="x" * 300, usage=USAGE, chunks=10, cut_after_events=8))
+        with httpx.stream(
+            "POST", f"{world.url}/llm/local/v1/responses", timeout=30,
+            headers={"authorization": f"Bearer {token}"},
+            json={"model": "gpt-5", "input": "go", "stream": True},
+        ) as answer:  # fmt: skip
+            text = "".join(answer.iter_text())
+        _wait(lambda: len(world.operator.model_calls()) == 1)
+        [broken] = world.operator.model_calls()
+    assert "event: response.output_text.delta" in text
+    failed = text.rsplit("event: ", 1)[1]
+    assert failed.startswith("response.failed\ndata: ")
+    assert "upstream stream broke off" in failed
+    assert broken.metered == "estimated"
+    assert broken.output_tokens == round(4 * 30 / CHARS_PER_TOKEN)  # the four deltas it sent

@@ -112,7 +112,7 @@ def _streamed(
         except httpx.HTTPError as broken:
             error = f"upstream stream broke off: {broken}"
             # in the vendor's words, so the client raises rather than take a cut reply as whole
-            pieces.put_nowait(out.vendor.stream_error(f"aar gateway: {error}"))
+            pieces.put_nowait(out.vendor.stream_error(f"aar gateway: {error}", out.path))
         finally:
             pieces.put_nowait(None)
             await upstream.aclose()

@@ -2,6 +2,7 @@
 
     api = VENDORS["anthropic"]
     api.upstream_path("v1/messages")              # "/v1/messages" under the upstream's root
+    VENDORS["openai"].upstream_path("v1/responses")   # "/responses": Codex CLI's API
     api.error(402, "billing_error", "budget spent")  # a JSONResponse the vendor's clients read
     meter = api.meter()                           # reads usage from a reply or an SSE stream
     meter.feed(chunk); meter.usage, meter.model
@@ -107,9 +108,23 @@ class AnthropicMeter(Meter):
             self.complete = True
 
 
+RESPONSE_ENDS = ("response.completed", "response.incomplete", "response.failed")
+"""The Responses API's last event of a stream, each with the whole response and its usage."""
+TEXT_DELTAS = (
+    "response.output_text.delta",
+    "response.function_call_arguments.delta",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_text.delta",
+)
+
+
 @dataclass
 class OpenAIMeter(Meter):
+    """Chat Completions (usage in ``prompt_tokens``) and Responses (in ``input_tokens``)."""
+
     def usage_of(self, wire: Mapping[str, Any]) -> Usage:
+        if "input_tokens" in wire:
+            return _responses_usage(wire)
         details = wire.get("prompt_tokens_details")
         details = details if isinstance(details, Mapping) else {}
         read, written = _int(details, "cached_tokens"), _int(details, "cache_write_tokens")
@@ -121,6 +136,10 @@ class OpenAIMeter(Meter):
         )
 
     def read_event(self, payload: dict[str, Any]) -> None:
+        kind = payload.get("type")
+        if isinstance(kind, str) and kind.startswith("response."):
+            self._read_responses_event(kind, payload)
+            return
         self.model = str(payload.get("model") or "") or self.model
         if isinstance(payload.get("usage"), dict):
             self.usage = self.usage_of(payload["usage"])
@@ -131,6 +150,27 @@ class OpenAIMeter(Meter):
                 for call in delta.get("tool_calls") or ():
                     arguments = (call.get("function") or {}).get("arguments") or ""
                     self.text_chars += len(str(arguments))
+
+    def _read_responses_event(self, kind: str, payload: dict[str, Any]) -> None:
+        response = payload.get("response")
+        if isinstance(response, dict):
+            self.model = str(response.get("model") or "") or self.model
+        if kind in TEXT_DELTAS:
+            self.text_chars += len(str(payload.get("delta") or ""))
+        elif kind in RESPONSE_ENDS and isinstance(response, dict):
+            wire = response.get("usage")
+            self.usage = self.usage_of(wire) if isinstance(wire, Mapping) else self.usage
+            self.complete = True
+
+
+def _responses_usage(wire: Mapping[str, Any]) -> Usage:
+    details = wire.get("input_tokens_details")
+    read = _int(details if isinstance(details, Mapping) else {}, "cached_tokens")
+    return Usage(
+        input_tokens=max(0, _int(wire, "input_tokens") - read),
+        output_tokens=_int(wire, "output_tokens"),
+        cache_read_tokens=read,
+    )
 
 
 @dataclass(frozen=True)
@@ -155,11 +195,16 @@ class Vendor:
             {"x-api-key": key} if self.name == "anthropic" else {"authorization": f"Bearer {key}"}
         )
 
-    def stream_error(self, message: str) -> bytes:
+    def stream_error(self, message: str, path: str = "") -> bytes:
         """The event a vendor sends when a stream fails midway; clients raise on it."""
         if self.name == "anthropic":
             body = {"type": "error", "error": {"type": "api_error", "message": message}}
             return b"\n\nevent: error\ndata: " + json.dumps(body).encode() + b"\n\n"
+        if path.strip("/") == RESPONSES:
+            error = {"code": "server_error", "message": message}
+            response = {"object": "response", "status": "failed", "error": error}
+            failed = {"type": "response.failed", "sequence_number": 0, "response": response}
+            return b"\n\nevent: response.failed\ndata: " + json.dumps(failed).encode() + b"\n\n"
         body = {"error": {"message": message, "type": "upstream_error", "code": None}}
         return b"\n\ndata: " + json.dumps(body).encode() + b"\n\n"
 
@@ -179,7 +224,8 @@ ANTHROPIC = Vendor(
     {"v1/messages": "/v1/messages", "v1/messages/count_tokens": "/v1/messages/count_tokens"},
     passed_headers=("anthropic-version", "anthropic-beta"),
 )
-OPENAI = Vendor("openai", {"v1/chat/completions": "/chat/completions"})
+RESPONSES = "v1/responses"
+OPENAI = Vendor("openai", {"v1/chat/completions": "/chat/completions", RESPONSES: "/responses"})
 VENDORS: Mapping[str, Vendor] = {"anthropic": ANTHROPIC, "openai": OPENAI}
 
 # Error kinds by situation, per vendor: (status, type).

@@ -3,6 +3,7 @@
     POST /llm/{upstream}/v1/messages               Anthropic Messages (stream or not)
     POST /llm/{upstream}/v1/messages/count_tokens
     POST /llm/{upstream}/v1/chat/completions       OpenAI Chat Completions (stream or not)
+    POST /llm/{upstream}/v1/responses              OpenAI Responses (stream or not; Codex CLI)
     GET  /llm/usage                                the caller's own spend and limits
     GET  /llm/upstreams                            operator: where it forwards, which models
     GET  /llm/calls?researcher=&after=&limit=      operator: the calls, newest last
@@ -31,7 +32,7 @@ from aar.hub.gateway.config import GATEWAY_PREFIX
 from aar.hub.gateway.forward import Outgoing, forward, store
 from aar.hub.gateway.ledger import Caller, CallRecord, Refused, admit, spend_of
 from aar.hub.gateway.service import Gateway, Ticket
-from aar.hub.gateway.vendors import VENDORS, Vendor, refusal
+from aar.hub.gateway.vendors import RESPONSES, VENDORS, Vendor, refusal
 from aar.hub.models import Account, ModelCall, ModelCallPayload
 from aar.hub.schemas import GatewayUpstream, ModelCallDetail, ModelCallPublic, ModelSpend
 from aar.hub.security import bearer
@@ -122,7 +123,8 @@ async def call_model(upstream_name: str, path: str, request: Request) -> Respons
         return await _refuse(hub, gateway, vendor, verdict, upstream_name, path, model, stream,
                              situation, message)  # fmt: skip
     assert isinstance(verdict, Caller)
-    if vendor.name == "openai" and stream:
+    if vendor.name == "openai" and stream and path.strip("/") != RESPONSES:
+        # Chat Completions report a stream's usage only when asked; Responses always do
         parsed["stream_options"] = {**(parsed.get("stream_options") or {}), "include_usage": True}
         body = json.dumps(parsed).encode()
     outgoing = Outgoing(
@@ -166,7 +168,10 @@ def _parse(vendor: Vendor, path: str, body: bytes) -> dict[str, Any] | Response:
         return refusal(vendor, "invalid", "the request body must be a JSON object")
     if not isinstance(parsed.get("model"), str) or not parsed["model"]:
         return refusal(vendor, "invalid", "model: a model name (string) is required")
-    if not isinstance(parsed.get("messages"), list):
+    if path.strip("/") == RESPONSES:
+        if not isinstance(parsed.get("input"), str | list):
+            return refusal(vendor, "invalid", "input: a string or a list of items is required")
+    elif not isinstance(parsed.get("messages"), list):
         return refusal(vendor, "invalid", "messages: a list of messages is required")
     return parsed
 

@@ -7,7 +7,8 @@
 
 It is a real HTTP server on 127.0.0.1 (a free port, a background thread), so the official
 clients run their own code: serialisation, retries, timeouts, error classes. It answers
-``POST /v1/messages`` (Anthropic) and ``POST /v1/chat/completions`` (OpenAI) from one queue of
+``POST /v1/messages`` (Anthropic), ``POST /v1/chat/completions`` and ``POST /v1/responses``
+(OpenAI's two APIs; the Responses one is in ``wire_responses``) from one queue of
 ``FakeReply``s, each rendered in the format of the endpoint that consumes it. A reply can be
 an assistant turn (text, thinking, tool calls, malformed tool-call arguments, usage), an
 error (status, error type, body in the vendor's shape, headers) and can be slow (``delay_s``).
@@ -60,6 +61,11 @@ from types import TracebackType
 from typing import Any
 
 from aar.core.usage import Usage
+from aar.researchers.providers.wire_responses import (
+    RESPONSES_PATH,
+    responses_object,
+    responses_stream,
+)
 from aar.researchers.providers.wire_stream import anthropic_stream, openai_stream
 
 ANTHROPIC_PATH = "/v1/messages"
@@ -206,7 +212,7 @@ def _handler_class(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 server.counts.append(RecordedRequest(self.path, headers, body))
                 self._send(200, {"input_tokens": server.count_tokens(body)}, {})
                 return
-            if self.path not in (ANTHROPIC_PATH, OPENAI_PATH):
+            if self.path not in (ANTHROPIC_PATH, OPENAI_PATH, RESPONSES_PATH):
                 self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                 return
             reply = server._next(RecordedRequest(self.path, headers, body))
@@ -282,8 +288,11 @@ def _render(
             _error_body(path, reply.status, kind, reply.error_message),
             reply.headers,
         )
-    render = _anthropic_message if path == ANTHROPIC_PATH else _openai_completion
-    return 200, render(reply, model), reply.headers
+    if path == ANTHROPIC_PATH:
+        return 200, _anthropic_message(reply, model), reply.headers
+    if path == RESPONSES_PATH:
+        return 200, responses_object(reply, model), reply.headers
+    return 200, _openai_completion(reply, model), reply.headers
 
 
 def _error_body(path: str, status: int, kind: str, message: str) -> dict[str, Any]:
@@ -389,5 +398,7 @@ def _sse(path: str, reply: FakeReply, model: str, body: dict[str, Any]) -> list[
     """The whole stream for a 200 ``reply``: the non-streaming answer, in parts."""
     if path == ANTHROPIC_PATH:
         return anthropic_stream(_anthropic_message(reply, model), reply.chunks)
+    if path == RESPONSES_PATH:
+        return responses_stream(responses_object(reply, model), reply.chunks)
     usage = (body.get("stream_options") or {}).get("include_usage") is True
     return openai_stream(_openai_completion(reply, model), reply.chunks, include_usage=usage)

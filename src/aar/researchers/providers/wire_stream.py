@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 
-def _pieces(text: str, count: int) -> list[str]:
+def pieces(text: str, count: int) -> list[str]:
     """``text`` cut into at most ``count`` consecutive pieces (none when it is empty)."""
     size = max(1, -(-len(text) // max(1, count)))
     return [text[i : i + size] for i in range(0, len(text), size)]
@@ -62,17 +62,17 @@ def _anthropic_block_events(
     kind = block["type"]
     if kind == "text":
         start: dict[str, Any] = {"type": "text", "text": ""}
-        deltas = [{"type": "text_delta", "text": p} for p in _pieces(block["text"], chunks)]
+        deltas = [{"type": "text_delta", "text": p} for p in pieces(block["text"], chunks)]
     elif kind == "thinking":
         start = {"type": "thinking", "thinking": "", "signature": ""}
         deltas = [
-            {"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"], chunks)
+            {"type": "thinking_delta", "thinking": p} for p in pieces(block["thinking"], chunks)
         ]
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
     else:
         start = {**block, "input": {}}
         raw = json.dumps(block["input"])
-        deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(raw, chunks)]
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces(raw, chunks)]
     events = [
         (
             "content_block_start",
@@ -122,8 +122,8 @@ def _openai_deltas(message: dict[str, Any], chunks: int) -> list[dict[str, Any]]
     text = message["content"]
     deltas: list[dict[str, Any]] = [{"role": "assistant", "content": "" if text else None}]
     reasoning = message.get("reasoning_content") or ""
-    deltas += [{"reasoning_content": p} for p in _pieces(reasoning, chunks)]
-    deltas += [{"content": p} for p in _pieces(text or "", chunks)]
+    deltas += [{"reasoning_content": p} for p in pieces(reasoning, chunks)]
+    deltas += [{"content": p} for p in pieces(text or "", chunks)]
     for index, call in enumerate(message.get("tool_calls", [])):
         deltas += [{"tool_calls": [d]} for d in _openai_tool_deltas(index, call, chunks)]
     return deltas
@@ -141,6 +141,6 @@ def _openai_tool_deltas(index: int, call: dict[str, Any], chunks: int) -> list[d
     }
     rest = [
         {"index": index, "function": {"arguments": p}}
-        for p in _pieces(function["arguments"], chunks)
+        for p in pieces(function["arguments"], chunks)
     ]
     return [first, *rest]
