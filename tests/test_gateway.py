@@ -320,3 +320,59 @@ def test_the_operator_reads_the_upstreams_and_a_researcher_cannot(
     ]
     assert refused.value.status == 403
     assert UPSTREAM_KEY not in str(offered)
+
+
+HOSTED = [
+    ("claude", {"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "web_search"),
+    ("claude", {"tools": [{"type": "web_fetch_20250910", "name": "web_fetch"}]}, "web_fetch"),
+    ("claude", {"mcp_servers": [{"type": "url", "url": "https://x", "name": "x"}]}, "mcp_servers"),
+    ("local", {"tools": [{"type": "web_search_preview"}]}, "web_search_preview"),
+    ("local", {"web_search_options": {}}, "web_search_options"),
+    ("local", {"tools": [{"type": "mcp", "server_url": "https://x"}]}, "'mcp'"),
+    ("local", {"tools": [{"type": "code_interpreter"}]}, "code_interpreter"),
+]
+
+
+@pytest.mark.parametrize(("upstream", "extra", "named"), HOSTED)
+def test_tools_the_vendor_would_run_are_refused_before_forwarding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upstream: str, extra: dict, named: str
+) -> None:
+    """A researcher without network must not reach the web through the vendor's own tools."""
+    path = "v1/messages" if upstream == "claude" else "v1/responses"
+    body = {"model": OPUS if upstream == "claude" else "gpt-5", "max_tokens": 8}
+    body |= {"messages": HI} if upstream == "claude" else {"input": "the capital of Peru?"}
+    if "web_search_options" in extra:
+        path, body = "v1/chat/completions", {"model": "gpt-5", "messages": HI}
+    with gateway_world(tmp_path, monkeypatch) as world:
+        token = world.hub.operator.create_researcher("r1").token
+        keys = {"x-api-key": token, "authorization": f"Bearer {token}"}
+        answer = world.raw().post(f"/llm/{upstream}/{path}", json=body | extra, headers=keys)
+        forwarded, calls = len(world.vendor.requests), world.hub.operator.model_calls()
+    assert answer.status_code == 403
+    assert answer.headers["x-should-retry"] == "false"
+    assert named in answer.json()["error"]["message"]
+    assert (forwarded, calls) == (0, [])
+
+
+def test_tools_the_client_runs_are_forwarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bash = {"type": "bash_20250124", "name": "bash"}
+    function = {"name": "ls", "description": "list", "input_schema": {"type": "object"}}
+    shell = {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
+    with gateway_world(tmp_path, monkeypatch) as world:
+        token = world.hub.operator.create_researcher("r1").token
+        world.vendor.add(FakeReply(text="ok"), FakeReply(text="ok"))
+        world.anthropic(token).messages.create(
+            model=OPUS,
+            max_tokens=8,
+            messages=HI,
+            tools=[bash, function],  # type: ignore[list-item]
+        )
+        world.openai(token).responses.create(
+            model="gpt-5",
+            input="hi",
+            tools=[shell, {"type": "local_shell"}],  # type: ignore[list-item]
+        )
+        forwarded = len(world.vendor.requests)
+    assert forwarded == 2

@@ -9,6 +9,8 @@
     GET  /llm/calls?researcher=&after=&limit=      operator: the calls, newest last
     GET  /llm/calls/{id}                           operator: one call with its bodies
 
+Tools the vendor would run itself (web search, code execution, remote MCP) are refused
+(``aar.hub.gateway.hosted``): they would give a sandbox without network the internet.
 A researcher's key is its hub token, sent as ``x-api-key`` or ``Authorization: Bearer`` (as
 the official clients send a key). Every refusal comes in the vendor's error shape with
 ``x-should-retry: false`` (except a busy or paused researcher's, which may be retried), so an
@@ -30,6 +32,7 @@ from sqlalchemy import select
 from aar.hub.deps import AccountDep, OperatorDep, SessionDep
 from aar.hub.gateway.config import GATEWAY_PREFIX
 from aar.hub.gateway.forward import Outgoing, forward, store
+from aar.hub.gateway.hosted import hosted_tool
 from aar.hub.gateway.ledger import Caller, CallRecord, Refused, admit, spend_of
 from aar.hub.gateway.service import Gateway, Ticket
 from aar.hub.gateway.vendors import RESPONSES, VENDORS, Vendor, refusal
@@ -173,6 +176,8 @@ def _parse(vendor: Vendor, path: str, body: bytes) -> dict[str, Any] | Response:
             return refusal(vendor, "invalid", "input: a string or a list of items is required")
     elif not isinstance(parsed.get("messages"), list):
         return refusal(vendor, "invalid", "messages: a list of messages is required")
+    if problem := hosted_tool(parsed):
+        return refusal(vendor, "forbidden", problem)
     return parsed
 
 
