@@ -36,6 +36,24 @@ def claude_binary() -> Path:
     pytest.skip(problem)
 
 
+def codex_binary() -> Path:
+    """Codex CLI's native binary ($AAR_CODEX_BINARY, else on PATH), as ``claude_binary``
+    (CI installs it with .ci/codex; $AAR_REQUIRE_CODEX makes its absence a failure)."""
+    from aar.core.errors import ConfigError
+    from aar.researchers.agents.codex import find_codex
+
+    try:
+        return find_codex(None)
+    except ConfigError as missing:
+        if os.environ.get("AAR_REQUIRE_CODEX"):
+            pytest.fail(f"AAR_REQUIRE_CODEX is set but {missing}")
+        pytest.skip(str(missing))
+
+
+BINARIES = {"claude-code": ("AAR_CLAUDE_BINARY", claude_binary),
+            "codex": ("AAR_CODEX_BINARY", codex_binary)}  # fmt: skip
+
+
 @dataclass
 class AgentWorld:
     hub: ServedHub
@@ -43,19 +61,22 @@ class AgentWorld:
     vendor: FakeLLMServer
     bundle: Path
     folder: Path
+    brain: str = "claude-code"
+    model: str = "claude-opus-4-6"
 
     def research(
         self, name: str, *flags: str, by_url: bool = False, **limits: float
     ) -> subprocess.CompletedProcess[str]:
-        """``aar research --brain claude-code`` for a new researcher ``name``, given the hub's
-        socket (or its URL: the researcher then serves the sandbox a relay to it)."""
+        """``aar research --brain BRAIN`` (claude-code or codex) for a new researcher ``name``,
+        given the hub's socket (or its URL: the researcher serves the sandbox a relay to it)."""
         token = self.operator.create_researcher(name, **limits).token  # type: ignore[arg-type]
         hub = ["--hub-url", self.hub.url] if by_url else ["--hub-socket", str(self.hub.socket)]
         argv = [sys.executable, "-m", "aar", "research", "--task", "toy",
                 "--bundle", str(self.bundle), "--workspace", str(self.workspace(name)),
-                *hub, "--brain", "claude-code",
-                "--model", "claude-opus-4-6", "--gateway", "claude", *flags]  # fmt: skip
-        env = {**os.environ, "AAR_HUB_TOKEN": token, "AAR_CLAUDE_BINARY": str(claude_binary())}
+                *hub, "--brain", self.brain,
+                "--model", self.model, "--gateway", "claude", *flags]  # fmt: skip
+        variable, binary = BINARIES[self.brain]
+        env = {**os.environ, "AAR_HUB_TOKEN": token, variable: str(binary())}
         env.pop(KEY_ENV, None)  # the researcher's process never has the vendor key
         return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
 
@@ -65,19 +86,22 @@ class AgentWorld:
 
 @contextmanager
 def agent_world(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, api: str = "anthropic"
+    folder: Path, monkeypatch: pytest.MonkeyPatch, api: str = "anthropic", brain: str = ""
 ) -> Iterator[AgentWorld]:
-    """A served hub whose gateway upstream ``claude`` (``api``) is the fake vendor server."""
+    """A served hub whose gateway upstream ``claude`` (``api``) is the fake vendor server,
+    offering the model of ``brain`` (claude-code by default; codex)."""
     require_bwrap()
-    if api == "anthropic":
-        claude_binary()
+    brain = brain or ("claude-code" if api == "anthropic" else "command")
+    if brain in BINARIES:
+        BINARIES[brain][1]()
+    model = "gpt-5-codex" if brain == "codex" else "claude-opus-4-6"
     monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)  # the hub's environment, and only the hub's
     with FakeLLMServer() as vendor:
         gateway = folder / "gateway.toml"
         gateway.write_text(
             f'[[upstreams]]\nname = "claude"\napi = "{api}"\n'
             f'base_url = "{vendor.url if api == "anthropic" else vendor.openai_base_url}"\n'
-            f'api_key_env = "{KEY_ENV}"\nmodels = ["claude-opus-4-6"]\n'
+            f'api_key_env = "{KEY_ENV}"\nmodels = ["{model}"]\n'
         )
         with (
             served_hub(folder / "hub", "--gateway", str(gateway)) as hub,
@@ -85,4 +109,4 @@ def agent_world(
         ):
             bundle, _ = publish(operator, folder)
             monkeypatch.delenv(KEY_ENV)
-            yield AgentWorld(hub, operator, vendor, bundle, folder)
+            yield AgentWorld(hub, operator, vendor, bundle, folder, brain, model)

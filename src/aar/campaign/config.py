@@ -58,7 +58,9 @@ from aar.core.errors import ConfigError
 if TYPE_CHECKING:
     from aar.sandbox.pyenv import PythonEnv
 
-Brain = Literal["baseline", "anthropic", "openai", "scripted", "claude-code"]
+AGENTS = ("claude-code", "codex")
+"""Brains that are agent programs brought from outside, run inside the sandbox."""
+Brain = Literal["baseline", "anthropic", "openai", "scripted", "claude-code", "codex"]
 
 
 class _Section(BaseModel):
@@ -195,10 +197,10 @@ class ResearchersConfig(_Section):
 
     def _brain_problem(self) -> str | None:
         brain = self.resolved_brain
-        if brain in ("anthropic", "openai", "claude-code") and not self.model:
+        if brain in ("anthropic", "openai", *AGENTS) and not self.model:
             return f"brain {brain} needs a model (researchers.model / --model)"
-        if brain == "claude-code" and self.sandbox != "bwrap":
-            return "brain claude-code runs only in the bwrap sandbox (researchers.sandbox)"
+        if brain in AGENTS and self.sandbox != "bwrap":
+            return f"brain {brain} runs only in the bwrap sandbox (researchers.sandbox)"
         if brain == "scripted" and self.script is None:
             return "brain scripted needs a script (researchers.script / --script)"
         return None

@@ -24,7 +24,9 @@ from aar.core.errors import ConfigError
 from aar.hub.gateway.config import VENDOR_KEYS, FleetLimits, GatewayConfig, Upstream
 from aar.hub.schemas import GatewayUpstream
 
-HTTP_BRAINS = {"anthropic": "anthropic", "openai": "openai", "claude-code": "anthropic"}
+HTTP_BRAINS = {
+    "anthropic": "anthropic", "openai": "openai", "claude-code": "anthropic", "codex": "openai",
+}  # fmt: skip
 """Brains whose model is called over HTTP (so through the gateway), and the API they speak."""
 
 
@@ -146,9 +148,13 @@ def _prices(config: CampaignConfig) -> Path | None:
 def check_agents(config: CampaignConfig) -> None:
     """Refuse to start when an external agent's binary is not here (ConfigError saying how)."""
     from aar.researchers.agents.claude_code import find_claude
+    from aar.researchers.agents.codex import find_codex
 
-    if any(s.resolved_brain == "claude-code" for s in _groups(config).values()):
+    brains = {s.resolved_brain for s in _groups(config).values()}
+    if "claude-code" in brains:
         find_claude(None)
+    if "codex" in brains:
+        find_codex(None)
 
 
 def key_variables(config: CampaignConfig) -> tuple[str, ...]:

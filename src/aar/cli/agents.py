@@ -1,11 +1,11 @@
-"""``aar research --brain claude-code|command``: an external agent in the researcher's sandbox.
+"""``aar research --brain claude-code|codex|command``: an external agent in the sandbox.
 
     summary = run_agent(AgentRun(brain="claude-code", model="claude-opus-4-6", ...), hub,
                         token, spec_for)
 
 Every setting is checked before the sandbox starts. The agent reaches the model only through
-the hub's LLM gateway (``--gateway``, default ``anthropic`` for Claude Code, ``openai`` for a
-command), and the hub only through a socket bound into the bwrap sandbox (required): the
+the hub's LLM gateway (``--gateway``, default ``anthropic`` for Claude Code, ``openai`` for
+Codex and a command), and the hub only through a socket bound into the bwrap sandbox (required): the
 hub's own (``--hub-socket``), or a relay this process serves to a hub given by ``--hub-url``
 (``aar.researchers.agents.relay``). ``aar.researchers.agents`` has the agents themselves and
 the session supervisor.
@@ -45,6 +45,8 @@ def _check(run: AgentRun) -> None:
         raise ConfigError(f"brain {run.brain} runs only in the bwrap sandbox (--sandbox bwrap)")
     if run.brain == "claude-code" and not run.model:
         raise ConfigError("brain claude-code needs --model (e.g. claude-opus-4-6)")
+    if run.brain == "codex" and not run.model:
+        raise ConfigError("brain codex needs --model (e.g. gpt-5-codex)")
     if run.brain == "command" and not (run.command or "").strip():
         raise ConfigError("brain command needs --agent-command (the agent's command line)")
 
@@ -76,6 +78,9 @@ def run_agent(run: AgentRun, hub: HubClient, token: str, spec_for: Callable[...,
     if run.brain == "claude-code":
         spec, command = _claude_code(run, token, system, spec_for)
         reader: Any = StreamReader
+    elif run.brain == "codex":
+        spec, command = _codex(run, token, system, spec_for)
+        reader = LineReader
     else:
         spec, command = _command(run, token, system, spec_for)
         reader = LineReader
@@ -93,13 +98,32 @@ def _claude_code(
 
     agent = ClaudeCode(find_claude(run.binary), str(run.model), run.gateway or "anthropic")
     spec = spec_for((agent.mount,), agent.env(token))
-    mcp = [sys.executable, "-m", "aar.researchers.agents.mcp_server", "--task", run.task,
-           "--bundle", f"/data/{run.task}"]  # fmt: skip
+    mcp = _mcp_argv(run.task)
 
     def command(prompt: str, dollars: float | None, turns: int | None) -> list[str]:
         return agent.command(system, prompt, mcp, dollars_left=dollars, turns_left=turns)
 
     return spec, command
+
+
+def _codex(
+    run: AgentRun, token: str, system: str, spec_for: Callable[..., Any]
+) -> tuple[Any, Callable[[str, float | None, int | None], list[str]]]:
+    from aar.researchers.agents.codex import Codex, find_codex
+
+    agent = Codex(find_codex(run.binary), str(run.model), run.gateway or "openai")
+    spec = spec_for((agent.mount,), agent.env(token, system, sys.executable))
+
+    def command(prompt: str, dollars: float | None, turns: int | None) -> list[str]:
+        return agent.command(system, prompt, _mcp_argv(run.task))  # its budgets: the gateway's
+
+    return spec, command
+
+
+def _mcp_argv(task: str) -> list[str]:
+    """aar's MCP server, as the agent starts it inside the sandbox."""
+    return [sys.executable, "-m", "aar.researchers.agents.mcp_server", "--task", task,
+            "--bundle", f"/data/{task}"]  # fmt: skip
 
 
 def _command(

@@ -14,10 +14,9 @@ for development only and needs ``--allow-unsafe``); its tools and its model run 
 process, which alone holds the API key, and reach the hub with the researcher's token. With
 ``--gateway NAME`` this process holds no key at all: the model is called through the hub's LLM
 gateway (upstream NAME), with the researcher's token as the key, and the hub meters it.
-``--brain claude-code`` runs Claude Code itself inside the sandbox instead
-(``aar.researchers.agents``): it calls the model through the gateway by the hub's socket and
-gets the hub tools over MCP; each session that ends is followed by another until a budget is
-spent. The
+``--brain claude-code`` (or ``codex``) runs Claude Code (Codex CLI) itself inside the sandbox
+instead (``aar.researchers.agents``): it calls the model through the gateway and gets the hub
+tools over MCP; each session that ends is followed by another until a budget is spent. The
 sandbox's Python is the curated environment (``aar.sandbox.pyenv``) with any
 ``--extra-distribution`` added; a name that is not installed here is refused before anything
 starts.
@@ -47,7 +46,7 @@ if TYPE_CHECKING:
 console = stdout_console()
 SOCKET_INSIDE = "/run/aar/hub.sock"
 TOKEN_ENV = "AAR_HUB_TOKEN"
-AGENT_BRAINS = ("claude-code", "command")
+AGENT_BRAINS = ("claude-code", "codex", "command")
 BRAINS = ("baseline", "anthropic", "openai", "scripted", *AGENT_BRAINS)
 
 Opt = typer.Option
@@ -73,7 +72,7 @@ def research(
         str | None, Opt(help="Call the model through this upstream of the hub's LLM gateway.")
     ] = None,
     agent_binary: Annotated[
-        Path | None, Opt(help="The claude binary (brain claude-code; default: on PATH).")
+        Path | None, Opt(help="The agent's binary (claude-code, codex; default: on PATH).")
     ] = None,
     agent_command: Annotated[
         str | None,

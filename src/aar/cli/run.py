@@ -84,7 +84,7 @@ def run(
     researchers: Annotated[int | None, Opt(help="How many.", rich_help_panel=R)] = None,
     brain: Annotated[
         str | None,
-        Opt(help="baseline, anthropic, openai, scripted, claude-code.", rich_help_panel=R),
+        Opt(help="baseline, anthropic, openai, scripted, claude-code, codex.", rich_help_panel=R),
     ] = None,
     model: Annotated[str | None, Opt(help="Model for LLM researchers.", rich_help_panel=R)] = None,
     base_url: Annotated[

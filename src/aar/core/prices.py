@@ -93,6 +93,7 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-4.1-nano*": _openai(0.10, 0.40, 0.025),
     "gpt-5": _openai(1.25, 10.0, 0.125),
     "gpt-5-2025-*": _openai(1.25, 10.0, 0.125),
+    "gpt-5-codex*": _openai(1.25, 10.0, 0.125),
     "gpt-5-mini*": _openai(0.25, 2.0, 0.025),
     "gpt-5-nano*": _openai(0.05, 0.40, 0.005),
     "scripted*": FREE,

@@ -30,9 +30,16 @@ def hosted_tool(body: Mapping[str, Any]) -> str | None:
     for parameter in HOSTED_PARAMETERS:
         if body.get(parameter) is not None:
             return f"{parameter}: the vendor would act for the researcher, which has no network"
-    tools = body.get("tools")
+    return _hosted_in(body.get("tools"))
+
+
+def _hosted_in(tools: Any) -> str | None:
     for tool in tools if isinstance(tools, list) else ():
         kind = tool.get("type") if isinstance(tool, Mapping) else None
+        if kind == "namespace":  # a group of tools under one name (Codex's MCP tools)
+            if problem := _hosted_in(tool.get("tools")):
+                return problem
+            continue
         if kind is None or _runs_in_client(str(kind)):
             continue
         return (

@@ -34,7 +34,8 @@ RESUME = (
 MIN_SESSION_S = 20.0
 """A session needs at least this much wall time left to be worth starting."""
 PAUSE_POLL_S = 5.0
-MONEY_WORDS = ("billing_error", "insufficient_quota", "model budget of")
+MONEY_WORDS = ("billing_error", "insufficient_quota", "model budget of", "Quota exceeded")
+"""How a refusal for money shows in an agent's output (the last is Codex's own wording)."""
 GATEWAY_SAYS = "aar gateway: "
 
 
@@ -117,7 +118,11 @@ class AgentSessions:
             session = self._session(KICKOFF if why is None else RESUME.format(why=why))
             self.dollars += session.cost
             self.turns += session.turns
-            money = _money_refusal(session)
+            money = (
+                _money_refusal(session, gateway_only=True)
+                or (self._spent_on_hub() if session.failed else None)
+                or _money_refusal(session, gateway_only=False)
+            )
             if money is not None:
                 return f"model budget spent: {money}"
             if session.exec.killed == "timeout":
@@ -145,6 +150,19 @@ class AgentSessions:
                 return None
             time.sleep(min(PAUSE_POLL_S, self._seconds_left()))
 
+    def _spent_on_hub(self) -> str | None:
+        """The researcher's own model budget, when the hub's gateway says it is spent (an
+        agent may show a refusal for money in words of its own, without the reason)."""
+        try:
+            spent = self.hub.model_usage()
+        except HubError:
+            return None  # a hub without a gateway: nothing was spent through it
+        if spent.dollar_limit is not None and spent.dollars >= spent.dollar_limit:
+            return f"${spent.dollars:.2f} used of the ${spent.dollar_limit:.2f} allowed"
+        if spent.token_limit is not None and spent.tokens >= spent.token_limit:
+            return f"{spent.tokens} tokens used of the {spent.token_limit} allowed"
+        return None
+
     def _session(self, prompt: str) -> Session:
         self.sessions += 1
         b = self.budget
@@ -161,12 +179,16 @@ class AgentSessions:
         return max(self.deadline - time.monotonic(), 0.0)
 
 
-def _money_refusal(session: Session) -> str | None:
-    """The gateway's (or a vendor's) refusal for money that ended the session, if one did."""
+def _money_refusal(session: Session, gateway_only: bool) -> str | None:
+    """The refusal for money that ended the session, if one did: the gateway's own words
+    (``gateway_only``), else the line where the agent or vendor said so."""
     said = str((session.result or {}).get("result") or "")
     for text in (said, session.exec.stdout[-4000:]):
         if any(word in text for word in MONEY_WORDS):
             start = text.find(GATEWAY_SAYS)
-            start = start + len(GATEWAY_SAYS) if start >= 0 else 0
-            return text[start:].splitlines()[0][:300]
+            if start >= 0:
+                return text[start + len(GATEWAY_SAYS) :].splitlines()[0][:300]
+            if not gateway_only:
+                lines = [line for line in text.splitlines() if any(w in line for w in MONEY_WORDS)]
+                return lines[-1][:300]
     return None

@@ -93,6 +93,8 @@ class FakeToolCall:
     name: str
     arguments: dict[str, Any] | str = field(default_factory=dict)
     id: str | None = None
+    namespace: str | None = None
+    """The tool group it belongs to (Responses API only: Codex's MCP tools are ``mcp__NAME``)."""
 
 
 @dataclass(frozen=True)

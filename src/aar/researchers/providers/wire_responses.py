@@ -5,9 +5,9 @@
 
 Codex CLI speaks this API. A reply's thinking becomes a ``reasoning`` item (its summary), its
 text a ``message`` item with one ``output_text`` part, each tool call a ``function_call`` item
-(``call_id`` from the call's id). Usage follows the API: ``input_tokens`` is the whole prompt,
-with ``input_tokens_details.cached_tokens`` inside it. A reply stopped by ``max_tokens`` is
-``incomplete`` (``max_output_tokens``).
+(``call_id`` from the call's id, and its ``namespace`` when it has one). Usage follows the
+API: ``input_tokens`` is the whole prompt, with ``input_tokens_details.cached_tokens`` inside.
+A reply stopped by ``max_tokens`` is ``incomplete`` (``max_output_tokens``).
 
 The stream is ``event: TYPE`` / ``data: JSON`` pairs, each with its ``sequence_number``:
 ``response.created`` and ``response.in_progress`` (no output yet), then per item
@@ -42,9 +42,9 @@ def responses_object(reply: FakeReply, model: str) -> dict[str, Any]:
                        "role": "assistant", "content": [part]})  # fmt: skip
     for index, call in enumerate(reply.tool_calls):
         raw = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-        output.append({"type": "function_call", "id": _id("fc"), "call_id": call.id or
-                       f"call_{index}", "name": call.name, "arguments": raw,
-                       "status": "completed"})  # fmt: skip
+        item = {"type": "function_call", "id": _id("fc"), "call_id": call.id or f"call_{index}",
+                "name": call.name, "arguments": raw, "status": "completed"}  # fmt: skip
+        output.append(item | ({"namespace": call.namespace} if call.namespace else {}))
     cut = reply.stop_reason == "max_tokens"
     return {
         "id": _id("resp"), "object": "response", "created_at": 0,

@@ -1,0 +1,92 @@
+"""Codex CLI as a researcher: the real binary in the bwrap sandbox, speaking the Responses API
+to the hub's gateway (the project's fake server, streaming), aar's hub tools over MCP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aar.core.errors import ConfigError
+from aar.core.transcripts import read_transcript
+from aar.core.usage import Usage
+from aar.researchers.agents.codex import find_codex
+from aar.researchers.providers.wire import FakeReply, FakeToolCall
+from aar.researchers.tools.library import prediction_file
+from tests.agentkit import UPSTREAM_KEY, agent_world
+
+VANILLA = prediction_file("vanilla", {}, 0)
+COSTLY = Usage(input_tokens=400_000, output_tokens=10_000)  # $0.60 on gpt-5-codex
+
+
+def shell(command: str) -> FakeReply:
+    return FakeReply(tool_calls=(FakeToolCall("exec_command", {"cmd": command}),))
+
+
+def mcp(name: str, usage: Usage | None = None, **arguments: object) -> FakeReply:
+    call = FakeToolCall(name, arguments, namespace="mcp__aar")
+    return FakeReply(tool_calls=(call,), **({"usage": usage} if usage else {}))
+
+
+def test_codex_runs_commands_reads_the_forum_and_submits_until_its_budget_is_spent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leak = "env; ps -eo args; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'"
+    script = [
+        shell(f"ls /data/toy > seen.txt; ({leak}) > leak.txt"),
+        mcp("forum_read"),
+        mcp("run_method", method="vanilla"),
+        mcp("submit_predictions", usage=COSTLY, path=VANILLA, method="vanilla"),
+    ]  # its fifth call finds the budget spent
+    with agent_world(tmp_path, monkeypatch, api="openai", brain="codex") as world:
+        world.vendor.add(*script)
+        done = world.research("r1", "--minutes", "3", model_dollars=0.5)
+        scorings = world.operator.scorings()
+        calls = world.operator.model_calls(researcher="r1")
+        audited = {r.action for r in world.operator.audit(kind="tool_call", actor="r1")}
+        sent = world.vendor.requests
+    assert done.returncode == 0, done.stderr + done.stdout
+    said = " ".join(done.stdout.split())
+    assert "r1 stopped: model budget spent: $0.60 used of the $0.50 allowed; 1 sessions" in said
+    workspace = world.workspace("r1")
+    assert "bundle.json" in (workspace / "seen.txt").read_text()
+    leaked = (workspace / "leak.txt").read_text()
+    assert "OPENAI_API_KEY=" in leaked  # its key is its hub token ...
+    assert UPSTREAM_KEY not in leaked  # ... and the vendor's is nowhere in the sandbox
+    assert all(r.headers["authorization"] == f"Bearer {UPSTREAM_KEY}" for r in sent)
+    assert all(r.path == "/v1/responses" and r.body["stream"] is True for r in sent)
+    assert not any(t.get("type") == "web_search" for t in sent[0].body["tools"])
+    assert [(s.researcher, s.method) for s in scorings] == [("r1", "vanilla")]
+    assert {"forum_read", "run_method", "submit_predictions"} <= audited
+    # four calls forwarded and metered; the next one refused before forwarding
+    assert [c.status for c in calls] == [200] * 4 + [429]
+    assert len(sent) == 4
+    assert all(c.metered == "reported" for c in calls[:4])
+    assert sum(c.cost_usd for c in calls) == pytest.approx(0.6 + 3 * 0.0000625, rel=1e-3)
+    lines = read_transcript(workspace.parent / "r1.jsonl")
+    outputs = [line["text"] for line in lines if line["kind"] == "agent_output"]
+    assert any('"type":"mcp_tool_call"' in text for text in outputs)  # codex --json events
+
+
+def test_the_native_binary_is_found_beside_npms_launcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    modules = tmp_path / "node_modules"
+    launcher = modules / "@openai" / "codex" / "bin" / "codex.js"
+    native = modules / "@openai" / "codex-linux-x64" / "vendor" / "x86_64-unknown-linux-musl"
+    native = native / "bin" / "codex"
+    for path in (launcher, native):
+        path.parent.mkdir(parents=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    (modules / ".bin").mkdir()
+    (modules / ".bin" / "codex").symlink_to(launcher)
+    monkeypatch.delenv("AAR_CODEX_BINARY", raising=False)
+    monkeypatch.setenv("PATH", str(modules / ".bin"))
+    assert find_codex(None) == native
+    native.unlink()
+    with pytest.raises(ConfigError, match=r"no native codex build beside .*npm install -g"):
+        find_codex(None)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="the codex brain needs the codex binary"):
+        find_codex(None)
