@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from aar.core.errors import ConfigError
-from aar.core.transcripts import read_transcript
+from aar.core.transcripts import Transcript, read_transcript
 from aar.core.usage import Usage
 from aar.researchers.agents.codex import find_codex
+from aar.researchers.agents.codex_stream import CodexReader
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
 from tests.agentkit import KEY_ENV, UPSTREAM_KEY, agent_world, codex_binary
@@ -66,9 +67,17 @@ def test_codex_runs_commands_reads_the_forum_and_submits_until_its_budget_is_spe
     assert len(sent) == 4
     assert all(c.metered == "reported" for c in calls[:4])
     assert sum(c.cost_usd for c in calls) == pytest.approx(0.6 + 3 * 0.0000625, rel=1e-3)
+    # codex --json's events, as aar's own loop records its steps
     lines = read_transcript(workspace.parent / "r1.jsonl")
-    outputs = [line["text"] for line in lines if line["kind"] == "agent_output"]
-    assert any('"type":"mcp_tool_call"' in text for text in outputs)  # codex --json events
+    tools = [(line["name"], line["is_error"]) for line in lines if line["kind"] == "tool"]
+    assert tools == [("shell", False), ("forum_read", False), ("run_method", False),
+                     ("submit_predictions", False)]  # fmt: skip
+    assert "no posts yet" in [line for line in lines if line["kind"] == "tool"][1]["result"]
+    assert sum(1 for line in lines if line["kind"] == "model") == 4
+    ends = [line for line in lines if line.get("event") == "session_end"]
+    assert ends[-1]["is_error"]
+    assert "Quota exceeded" in ends[-1]["result"]
+    assert lines[-1]["reason"].startswith("model budget spent")
 
 
 def test_the_native_binary_is_found_beside_npms_launcher(
@@ -120,3 +129,47 @@ def test_aar_run_with_the_codex_brain(tmp_path: Path) -> None:
     assert [s["method"] for s in summary["scorings"]] == ["vanilla"]
     assert all(r.path == "/v1/responses" for r in sent)
     assert all(r.headers["authorization"] == f"Bearer {UPSTREAM_KEY}" for r in sent)
+
+
+EVENTS = [
+    {"type": "thread.started", "thread_id": "t"},
+    {"type": "turn.started"},
+    {"type": "item.completed", "item": {"id": "i0", "type": "reasoning", "text": "look first"}},
+    {"type": "item.started", "item": {"id": "i1", "type": "command_execution", "command": "ls"}},
+    {"type": "item.completed", "item": {"id": "i1", "type": "command_execution",
+     "command": "false", "aggregated_output": "oops", "exit_code": 1, "status": "failed"}},
+    {"type": "item.completed", "item": {"id": "i2", "type": "file_change",
+     "changes": [{"path": "/workspace/a.py", "kind": "add"}], "status": "completed"}},
+    {"type": "item.completed", "item": {"id": "i3", "type": "mcp_tool_call", "server": "aar",
+     "tool": "leaderboard", "arguments": {}, "result": None,
+     "error": {"message": "hub is gone"}, "status": "failed"}},
+    {"type": "item.completed", "item": {"id": "i4", "type": "agent_message", "text": "Done."}},
+    {"type": "turn.completed",
+     "usage": {"input_tokens": 900, "cached_input_tokens": 600, "output_tokens": 40}},
+]  # fmt: skip
+
+
+def test_codex_events_become_transcript_records(tmp_path: Path) -> None:
+    stream = "".join(json.dumps(e) + "\n" for e in EVENTS).encode() + b"panic: not json"
+    with Transcript(tmp_path / "r.jsonl") as transcript:
+        reader = CodexReader(transcript)
+        for start in range(0, len(stream), 37):  # output arrives in arbitrary pieces
+            reader.feed(stream[start : start + 37])
+        reader.close()
+    lines = read_transcript(tmp_path / "r.jsonl")
+    models = [line for line in lines if line["kind"] == "model"]
+    tools = [line for line in lines if line["kind"] == "tool"]
+    assert [m["tool_calls"][0]["name"] if m["tool_calls"] else m["text"] for m in models] == [
+        "shell", "apply_patch", "leaderboard", "Done."
+    ]  # fmt: skip
+    assert models[0]["thinking"] == "look first"
+    assert models[0]["tool_calls"][0]["arguments"] == {"command": "false"}
+    assert [(t["name"], t["is_error"], t["result"]) for t in tools] == [
+        ("shell", True, "oops"), ("apply_patch", False, ""), ("leaderboard", True, "hub is gone")
+    ]  # fmt: skip
+    [end] = [line for line in lines if line.get("event") == "session_end"]
+    assert end["usage"] == {"input_tokens": 300, "output_tokens": 40, "cache_read_tokens": 600}
+    assert lines[-1] == {**lines[-1], "kind": "agent_output", "text": "panic: not json"}
+    assert (reader.assistant_turns, reader.result) == (
+        4, {"subtype": "turn", "is_error": False, "result": ""}
+    )  # fmt: skip

@@ -66,6 +66,7 @@ def hub_socket_for(socket: Path | None, url: str | None) -> Iterator[Path]:
 def run_agent(run: AgentRun, hub: HubClient, token: str, spec_for: Callable[..., Any]) -> str:
     """Run the agent's sessions until a budget ends them; a one-line summary."""
     from aar.core.transcripts import Transcript
+    from aar.researchers.agents.codex_stream import CodexReader
     from aar.researchers.agents.sessions import AgentBudget, AgentSessions
     from aar.researchers.agents.stream import LineReader, StreamReader
     from aar.researchers.prompts import research_prompt
@@ -80,7 +81,7 @@ def run_agent(run: AgentRun, hub: HubClient, token: str, spec_for: Callable[...,
         reader: Any = StreamReader
     elif run.brain == "codex":
         spec, command = _codex(run, token, system, spec_for)
-        reader = LineReader
+        reader = CodexReader
     else:
         spec, command = _command(run, token, system, spec_for)
         reader = LineReader

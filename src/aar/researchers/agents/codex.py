@@ -12,7 +12,7 @@ key (a model provider ``aar`` defined on the command line, so no config file is 
 It runs with approvals and its own sandbox off (the bwrap sandbox is the boundary), web
 search disabled (the gateway would refuse it anyway), and aar's hub tools as the MCP server
 ``aar``. aar's research prompt goes before the session's message; ``--json`` prints one JSON
-event per line, which goes into the transcript.
+event per line, which ``codex_stream.CodexReader`` writes into the transcript.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ MAX_RECORDED = 4_000
 """Characters of a tool result or a stray line kept in the transcript."""
 
 
-class _Lines:
+class LineSplitter:
     """Output cut into lines as it arrives; ``_line`` records each one."""
 
     def __init__(self, transcript: Transcript) -> None:
@@ -50,7 +50,7 @@ class _Lines:
         raise NotImplementedError
 
 
-class StreamReader(_Lines):
+class StreamReader(LineSplitter):
     """Claude Code's ``stream-json`` (see the module docstring)."""
 
     def __init__(self, transcript: Transcript) -> None:
@@ -148,7 +148,7 @@ def _usage(usage: object) -> dict[str, int]:
     return {ours: int(usage.get(theirs) or 0) for theirs, ours in names.items()}
 
 
-class LineReader(_Lines):
+class LineReader(LineSplitter):
     """Any agent's plain output: each line a transcript record, the last ones its result."""
 
     def __init__(self, transcript: Transcript) -> None:
