@@ -18,12 +18,10 @@ appended to Claude Code's own system prompt.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from aar.core.errors import ConfigError
+from aar.researchers.agents.binaries import executable, find_binary
 from aar.sandbox.base import HUB_SOCKET, Mount
 
 AGENT_DIR = "/opt/agent"
@@ -44,13 +42,9 @@ TOOLS_NOTE = (
 
 def find_claude(explicit: Path | None) -> Path:
     """The ``claude`` binary: given, from ``$AAR_CLAUDE_BINARY``, or on PATH (links followed)."""
-    named = explicit or os.environ.get("AAR_CLAUDE_BINARY") or shutil.which("claude")
-    if not named:
-        raise ConfigError(f"the claude-code brain needs the claude binary: {INSTALL_HINT}")
-    path = Path(named).resolve()
-    if not path.is_file() or not os.access(path, os.X_OK):
-        raise ConfigError(f"no executable claude binary at {path}: {INSTALL_HINT}")
-    return path
+    found = find_binary(explicit, "AAR_CLAUDE_BINARY", "claude", "the claude-code brain",
+                        INSTALL_HINT)  # fmt: skip
+    return executable(found, "claude", INSTALL_HINT)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ event per line, which ``codex_stream.CodexReader`` writes into the transcript.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from aar.core.errors import ConfigError
+from aar.researchers.agents.binaries import executable, find_binary
 from aar.researchers.agents.command import PORT, CommandAgent
 from aar.sandbox.base import Mount
 
@@ -52,15 +51,9 @@ def find_codex(explicit: Path | None) -> Path:
     npm's ``codex`` on PATH is a Node launcher; the native binary it starts sits beside it
     in the ``@openai/codex-linux-x64`` package, and that one is what runs in the sandbox.
     """
-    named = explicit or os.environ.get("AAR_CODEX_BINARY") or shutil.which("codex")
-    if not named:
-        raise ConfigError(f"the codex brain needs the codex binary: {INSTALL_HINT}")
-    path = Path(named).resolve()
-    if path.suffix == ".js":
-        path = _native_beside(path)
-    if not path.is_file() or not os.access(path, os.X_OK):
-        raise ConfigError(f"no executable codex binary at {path}: {INSTALL_HINT}")
-    return path
+    found = find_binary(explicit, "AAR_CODEX_BINARY", "codex", "the codex brain", INSTALL_HINT)
+    return executable(_native_beside(found) if found.suffix == ".js" else found, "codex",
+                      INSTALL_HINT)  # fmt: skip
 
 
 def _native_beside(launcher: Path) -> Path:

@@ -32,16 +32,13 @@ class CodexReader(LineSplitter):
         self._thinking: list[str] = []
 
     def _line(self, text: str) -> None:
-        if not text:
+        line = self._event(text) if text else None
+        if line is None:
             return
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError:
-            line = None
-        kind = line.get("type") if isinstance(line, dict) else None
-        if kind == "item.completed" and isinstance(line, dict):
+        kind = line.get("type")
+        if kind == "item.completed":
             self._item(line.get("item") or {})
-        elif kind in ("turn.completed", "turn.failed") and isinstance(line, dict):
+        elif kind in ("turn.completed", "turn.failed"):
             self._turn_end(line)
         elif kind not in ("thread.started", "turn.started", "item.started", "item.updated"):
             self.transcript.append("agent_output", text=text[:MAX_RECORDED])

@@ -49,6 +49,17 @@ class LineSplitter:
     def _line(self, text: str) -> None:
         raise NotImplementedError
 
+    def _event(self, text: str) -> dict[str, Any] | None:
+        """``text`` as a JSON object; anything else (a crash's message) is kept as it is."""
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError:
+            line = None
+        if isinstance(line, dict):
+            return line
+        self.transcript.append("agent_output", text=text[:MAX_RECORDED])
+        return None
+
 
 class StreamReader(LineSplitter):
     """Claude Code's ``stream-json`` (see the module docstring)."""
@@ -59,14 +70,8 @@ class StreamReader(LineSplitter):
         self._tool_names: dict[str, str] = {}
 
     def _line(self, text: str) -> None:
-        if not text:
-            return
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError:
-            line = None
-        if not isinstance(line, dict):
-            self.transcript.append("agent_output", text=text[:MAX_RECORDED])
+        line = self._event(text) if text else None
+        if line is None:
             return
         kind = line.get("type")
         if kind == "assistant":
