@@ -3,6 +3,7 @@ gateway forwards to the project's fake Anthropic server."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,11 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aar.hub.client import HubClient
 from aar.researchers.providers.wire import FakeLLMServer
+from tests.campaignkit import SMALL_TOY, finish, start
 from tests.researchkit import publish
 from tests.sandboxkit import require_bwrap
 from tests.servekit import ServedHub, served_hub
@@ -110,3 +113,17 @@ def agent_world(
             bundle, _ = publish(operator, folder)
             monkeypatch.delenv(KEY_ENV)
             yield AgentWorld(hub, operator, vendor, bundle, folder, brain, model)
+
+
+def agent_campaign(
+    folder: Path, brain: str, model: str, base_url: str, *flags: str
+) -> tuple[str, dict[str, Any]]:
+    """``aar run`` with one ``brain`` researcher whose model is behind ``base_url`` (the key in
+    the campaign's, so the hub's, environment alone); its output and its report's summary."""
+    require_bwrap()
+    BINARIES[brain][1]()
+    argv = ["--researchers", "1", "--brain", brain, "--model", model, "--base-url", base_url,
+            "--api-key-env", KEY_ENV, "--verify-top-k", "0", "--sandbox", "bwrap",
+            *flags]  # fmt: skip
+    output = finish(start("--dir", str(folder), *SMALL_TOY, *argv, env={KEY_ENV: UPSTREAM_KEY}))
+    return output, json.loads((folder / "report" / "summary.json").read_text())

@@ -3,7 +3,6 @@ LLM gateway (the project's fake Anthropic server, streaming), aar's hub tools ov
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,8 @@ from aar.core.transcripts import read_transcript
 from aar.core.usage import Usage
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
-from tests.agentkit import KEY_ENV, UPSTREAM_KEY, agent_world, claude_binary
-from tests.campaignkit import SMALL_TOY, campaign_hub, finish, start
-from tests.sandboxkit import require_bwrap
+from tests.agentkit import KEY_ENV, UPSTREAM_KEY, agent_campaign, agent_world
+from tests.campaignkit import campaign_hub
 
 VANILLA = prediction_file("vanilla", {}, 0)
 
@@ -125,8 +123,6 @@ def test_aar_run_with_the_claude_code_brain(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The README's command: a campaign of Claude Code researchers, the key in the hub alone."""
-    claude_binary()
-    require_bwrap()
     script = [
         mcp("run_method", method="vanilla"),
         mcp("submit_predictions", path=VANILLA, method="vanilla"),
@@ -134,14 +130,11 @@ def test_aar_run_with_the_claude_code_brain(
     ]
     folder = tmp_path / "c"
     with FakeLLMServer(script) as vendor:
-        flags = ["--researchers", "1", "--brain", "claude-code", "--model", "claude-opus-4-6",
-                 "--base-url", vendor.url, "--api-key-env", KEY_ENV, "--researcher-steps", "3",
-                 "--researcher-dollars", "2", "--budget-minutes", "3", "--verify-top-k", "0",
-                 "--sandbox", "bwrap"]  # fmt: skip
-        output = finish(start("--dir", str(folder), *SMALL_TOY, *flags,
-                              env={KEY_ENV: UPSTREAM_KEY}))  # fmt: skip
+        output, summary = agent_campaign(
+            folder, "claude-code", "claude-opus-4-6", vendor.url, "--researcher-steps", "3",
+            "--researcher-dollars", "2", "--budget-minutes", "3",
+        )  # fmt: skip
         sent = vendor.requests
-    summary = json.loads((folder / "report" / "summary.json").read_text())
     monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)
     with campaign_hub(folder) as hub:
         calls = hub.model_calls()
@@ -166,19 +159,13 @@ def test_claude_code_researchers_as_ray_actors_reach_the_hub_by_url(
     """The cluster case: a researcher on a Ray worker has the hub's URL, not its socket, and
     serves its sandbox a relay to it; the key stays in the hub."""
     pytest.importorskip("ray")
-    claude_binary()
-    require_bwrap()
     script = [mcp("forum_read"), FakeReply(text="Done for now.")]
-    folder = tmp_path / "c"
     with FakeLLMServer(script) as vendor:
-        flags = ["--researchers", "1", "--brain", "claude-code", "--model", "claude-opus-4-6",
-                 "--base-url", vendor.url, "--api-key-env", KEY_ENV, "--researcher-steps", "2",
-                 "--budget-minutes", "3", "--verify-top-k", "0", "--sandbox", "bwrap",
-                 "--executor", "ray"]  # fmt: skip
-        output = finish(start("--dir", str(folder), *SMALL_TOY, *flags,
-                              env={KEY_ENV: UPSTREAM_KEY}))  # fmt: skip
+        output, summary = agent_campaign(
+            tmp_path / "c", "claude-code", "claude-opus-4-6", vendor.url,
+            "--researcher-steps", "2", "--budget-minutes", "3", "--executor", "ray",
+        )  # fmt: skip
         sent = vendor.requests
-    summary = json.loads((folder / "report" / "summary.json").read_text())
     [researcher] = summary["researchers"]
     assert researcher["reason"].startswith("step budget reached"), output
     assert researcher["metered"]

@@ -15,9 +15,7 @@ from aar.researchers.agents.codex import find_codex
 from aar.researchers.agents.codex_stream import CodexReader
 from aar.researchers.providers.wire import FakeLLMServer, FakeReply, FakeToolCall
 from aar.researchers.tools.library import prediction_file
-from tests.agentkit import KEY_ENV, UPSTREAM_KEY, agent_world, codex_binary
-from tests.campaignkit import SMALL_TOY, finish, start
-from tests.sandboxkit import require_bwrap
+from tests.agentkit import UPSTREAM_KEY, agent_campaign, agent_world
 
 VANILLA = prediction_file("vanilla", {}, 0)
 COSTLY = Usage(input_tokens=400_000, output_tokens=10_000)  # $0.60 on gpt-5-codex
@@ -106,23 +104,17 @@ def test_the_native_binary_is_found_beside_npms_launcher(
 
 @pytest.mark.slow  # a whole campaign, about 25 s; CI runs it with -m slow
 def test_aar_run_with_the_codex_brain(tmp_path: Path) -> None:
-    codex_binary()
-    require_bwrap()
     script = [
         mcp("run_method", method="vanilla"),
         mcp("submit_predictions", path=VANILLA, method="vanilla"),
         FakeReply(text="Done for now."),
     ]
-    folder = tmp_path / "c"
     with FakeLLMServer(script) as vendor:
-        flags = ["--researchers", "1", "--brain", "codex", "--model", "gpt-5-codex",
-                 "--base-url", vendor.openai_base_url, "--api-key-env", KEY_ENV,
-                 "--researcher-dollars", "2", "--budget-minutes", "0.5", "--verify-top-k", "0",
-                 "--sandbox", "bwrap"]  # fmt: skip
-        output = finish(start("--dir", str(folder), *SMALL_TOY, *flags,
-                              env={KEY_ENV: UPSTREAM_KEY}))  # fmt: skip
+        output, summary = agent_campaign(
+            tmp_path / "c", "codex", "gpt-5-codex", vendor.openai_base_url,
+            "--researcher-dollars", "2", "--budget-minutes", "0.5",
+        )  # fmt: skip
         sent = vendor.requests
-    summary = json.loads((folder / "report" / "summary.json").read_text())
     [researcher] = summary["researchers"]
     assert (researcher["brain"], researcher["model"]) == ("codex", "gpt-5-codex"), output
     assert researcher["metered"]
