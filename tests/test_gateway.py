@@ -330,7 +330,10 @@ HOSTED = [
     ("local", {"web_search_options": {}}, "web_search_options"),
     ("local", {"tools": [{"type": "mcp", "server_url": "https://x"}]}, "'mcp'"),
     ("local", {"tools": [{"type": "code_interpreter"}]}, "code_interpreter"),
-]
+    ("local", {"background": True}, "background"),
+    ("local", {"tools": [{"type": "namespace", "name": "n",
+                          "tools": [{"type": "file_search"}]}]}, "file_search"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("upstream", "extra", "named"), HOSTED)

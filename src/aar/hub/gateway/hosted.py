@@ -1,6 +1,6 @@
 """Tools the vendor runs itself (web search, fetch, code execution, remote MCP): refused.
 
-    problem = hosted_tool(body)        # None, or why the gateway will not forward it
+    problem = vendor_side_work(body)        # None, or why the gateway will not forward it
 
 A researcher's sandbox has no network, and the gateway must not give it one: a tool the
 vendor's servers run on the model's behalf (Anthropic's ``web_search_*``, ``web_fetch_*``,
@@ -9,7 +9,8 @@ vendor's servers run on the model's behalf (Anthropic's ``web_search_*``, ``web_
 would reach the internet, and with it the answers to a task built from public facts. Only
 tools the client runs are forwarded: plain functions, and the vendor-defined tools whose
 calls come back to the client (Anthropic's bash, text editor, computer and memory; OpenAI's
-custom, local shell and apply-patch tools).
+custom, local shell and apply-patch tools). A Responses call in the ``background`` is refused
+too: the vendor bills it as it runs, after the call that the gateway meters has ended.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ HOSTED_PARAMETERS = ("mcp_servers", "web_search_options", "container")
 """Request fields that have the vendor reach out on the model's behalf."""
 
 
-def hosted_tool(body: Mapping[str, Any]) -> str | None:
+def vendor_side_work(body: Mapping[str, Any]) -> str | None:
     """Why ``body`` asks the vendor to reach outside (None: every tool runs in the client)."""
+    if body.get("background") is True:
+        # a background response is billed as it runs, after the call the gateway meters
+        return "background: the gateway meters a call as it ends; ask without background"
     for parameter in HOSTED_PARAMETERS:
         if body.get(parameter) is not None:
             return f"{parameter}: the vendor would act for the researcher, which has no network"

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from aar.hub.deps import AccountDep, OperatorDep, SessionDep
 from aar.hub.gateway.config import GATEWAY_PREFIX
 from aar.hub.gateway.forward import Outgoing, forward, store
-from aar.hub.gateway.hosted import hosted_tool
+from aar.hub.gateway.hosted import vendor_side_work
 from aar.hub.gateway.ledger import Caller, CallRecord, Refused, admit, spend_of
 from aar.hub.gateway.service import Gateway, Ticket
 from aar.hub.gateway.vendors import RESPONSES, VENDORS, Vendor, refusal
@@ -176,7 +176,7 @@ def _parse(vendor: Vendor, path: str, body: bytes) -> dict[str, Any] | Response:
             return refusal(vendor, "invalid", "input: a string or a list of items is required")
     elif not isinstance(parsed.get("messages"), list):
         return refusal(vendor, "invalid", "messages: a list of messages is required")
-    if problem := hosted_tool(parsed):
+    if problem := vendor_side_work(parsed):
         return refusal(vendor, "forbidden", problem)
     return parsed
 
