@@ -227,8 +227,10 @@ def test_the_fleet_dollar_budget_is_summed_over_llm_researchers(tmp_path: Path) 
     # after it, so the fleet overshoots by at most one call per researcher
     assert summary["cost"]["dollars"] == pytest.approx(calls)
     assert 3 <= calls <= 4
+    # each researcher tries at most two calls (its share is $1.25); the ones past the fleet's
+    # $2.5 are refused, unless the supervisor, reading the same meter, stopped it first
     refused = [c for c in metered if c.status == 429]
-    assert len(refused) == 4 - calls
+    assert len(refused) <= 4 - calls
     # who notices first (the researcher at its share, the gateway or the supervisor at the
     # fleet's sum) is a race; the spend above is not
     stops = ("dollar budget reached", "fleet dollar budget", "model budget spent")
