@@ -83,6 +83,17 @@ class AgentWorld:
         env.pop(KEY_ENV, None)  # the researcher's process never has the vendor key
         return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
 
+    def command(self, name: str, agent_command: str, minutes: str = "2") -> Any:
+        """``aar research --brain command`` for a new researcher ``name`` whose workspace the
+        test has filled (the agent's program lives there)."""
+        token = self.operator.create_researcher(name).token
+        argv = [sys.executable, "-m", "aar", "research", "--task", "toy", "--bundle",
+                str(self.bundle), "--workspace", str(self.workspace(name)), "--hub-socket",
+                str(self.hub.socket), "--brain", "command", "--gateway", "claude",
+                "--agent-command", agent_command, "--minutes", minutes]  # fmt: skip
+        env = {**os.environ, "AAR_HUB_TOKEN": str(token)}
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+
     def workspace(self, name: str) -> Path:
         return self.folder / "ws" / name
 

@@ -3,9 +3,6 @@ reaches the hub's gateway through the loopback forwarder, as the official client
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,15 +34,7 @@ def test_a_command_agent_calls_the_gateway_through_the_forwarder(
         world.vendor.add(FakeReply(text="try confident learning"))
         (world.workspace("r1")).mkdir(parents=True)
         (world.workspace("r1") / "agent.py").write_text(AGENT)
-        token = world.operator.create_researcher("r1").token
-        done = subprocess.run(
-            [sys.executable, "-m", "aar", "research", "--task", "toy", "--bundle",
-             str(world.bundle), "--workspace", str(world.workspace("r1")), "--hub-socket",
-             str(world.hub.socket), "--brain", "command", "--gateway", "claude",
-             "--agent-command", "python agent.py {prompt}", "--minutes", "2"],
-            capture_output=True, text=True, timeout=300,
-            env={**os.environ, "AAR_HUB_TOKEN": token},
-        )  # fmt: skip
+        done = world.command("r1", "python agent.py {prompt}")
         calls = world.operator.model_calls(researcher="r1")
     assert done.returncode == 0, done.stderr
     said = " ".join(done.stdout.split())

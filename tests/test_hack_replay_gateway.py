@@ -10,9 +10,6 @@ hub must refuse each before forwarding (or charge the stream in full), and lose 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -64,15 +61,7 @@ def test_an_agent_attacking_the_gateway_from_its_sandbox_is_refused_and_charged(
         workspace = world.workspace("r1")
         workspace.mkdir(parents=True)
         (workspace / "attack.py").write_text(ATTACKS)
-        token = world.operator.create_researcher("r1").token
-        done = subprocess.run(
-            [sys.executable, "-m", "aar", "research", "--task", "toy", "--bundle",
-             str(world.bundle), "--workspace", str(workspace), "--hub-socket",
-             str(world.hub.socket), "--brain", "command", "--gateway", "claude",
-             "--agent-command", "python attack.py", "--minutes", "2"],
-            capture_output=True, text=True, timeout=300,
-            env={**os.environ, "AAR_HUB_TOKEN": token},
-        )  # fmt: skip
+        done = world.command("r1", "python attack.py")
         calls = world.operator.model_calls(researcher="r1")
         forwarded = world.vendor.requests
     assert done.returncode == 0, done.stderr
