@@ -200,7 +200,7 @@ class Vendor:
         if self.name == "anthropic":
             body = {"type": "error", "error": {"type": "api_error", "message": message}}
             return b"\n\nevent: error\ndata: " + json.dumps(body).encode() + b"\n\n"
-        if path.strip("/") == RESPONSES:
+        if is_responses(path):
             error = {"code": "server_error", "message": message}
             response = {"object": "response", "status": "failed", "error": error}
             failed = {"type": "response.failed", "sequence_number": 0, "response": response}
@@ -225,6 +225,13 @@ ANTHROPIC = Vendor(
     passed_headers=("anthropic-version", "anthropic-beta"),
 )
 RESPONSES = "v1/responses"
+
+
+def is_responses(path: str) -> bool:
+    """Whether a gateway path is OpenAI's Responses API (not Chat Completions)."""
+    return path.strip("/") == RESPONSES
+
+
 OPENAI = Vendor("openai", {"v1/chat/completions": "/chat/completions", RESPONSES: "/responses"})
 VENDORS: Mapping[str, Vendor] = {"anthropic": ANTHROPIC, "openai": OPENAI}
 

@@ -35,7 +35,7 @@ from aar.hub.gateway.forward import Outgoing, forward, store
 from aar.hub.gateway.hosted import vendor_side_work
 from aar.hub.gateway.ledger import Caller, CallRecord, Refused, admit, spend_of
 from aar.hub.gateway.service import Gateway, Ticket
-from aar.hub.gateway.vendors import RESPONSES, VENDORS, Vendor, refusal
+from aar.hub.gateway.vendors import VENDORS, Vendor, is_responses, refusal
 from aar.hub.models import Account, ModelCall, ModelCallPayload
 from aar.hub.schemas import GatewayUpstream, ModelCallDetail, ModelCallPublic, ModelSpend
 from aar.hub.security import bearer
@@ -126,7 +126,7 @@ async def call_model(upstream_name: str, path: str, request: Request) -> Respons
         return await _refuse(hub, gateway, vendor, verdict, upstream_name, path, model, stream,
                              situation, message)  # fmt: skip
     assert isinstance(verdict, Caller)
-    if vendor.name == "openai" and stream and path.strip("/") != RESPONSES:
+    if vendor.name == "openai" and stream and not is_responses(path):
         # Chat Completions report a stream's usage only when asked; Responses always do
         parsed["stream_options"] = {**(parsed.get("stream_options") or {}), "include_usage": True}
         body = json.dumps(parsed).encode()
@@ -171,7 +171,7 @@ def _parse(vendor: Vendor, path: str, body: bytes) -> dict[str, Any] | Response:
         return refusal(vendor, "invalid", "the request body must be a JSON object")
     if not isinstance(parsed.get("model"), str) or not parsed["model"]:
         return refusal(vendor, "invalid", "model: a model name (string) is required")
-    if path.strip("/") == RESPONSES:
+    if is_responses(path):
         if not isinstance(parsed.get("input"), str | list):
             return refusal(vendor, "invalid", "input: a string or a list of items is required")
     elif not isinstance(parsed.get("messages"), list):

@@ -79,15 +79,19 @@ class Codex:
     def mount(self) -> Mount:
         return Mount(self.binary.parent, AGENT_DIR)
 
+    @property
+    def forwarder(self) -> CommandAgent:
+        """The command agent's launch: its loopback forwarder to the gateway, its keys."""
+        return CommandAgent((), self.upstream, self.port)
+
     def env(self, token: str, system: str, python: str) -> dict[str, str]:
         """The command agent's environment (the forwarder, the keys) and Codex's home."""
-        forwarder = CommandAgent((), self.upstream, self.port)
-        return {**forwarder.env(token, system, python), "CODEX_HOME": CODEX_HOME}
+        return {**self.forwarder.env(token, system, python), "CODEX_HOME": CODEX_HOME}
 
     def command(self, system: str, prompt: str, mcp: list[str]) -> list[str]:
         """One headless session, behind the forwarder the command agent starts first."""
         provider = {
-            "name": "aar", "base_url": f"http://127.0.0.1:{self.port}/llm/{self.upstream}/v1",
+            "name": "aar", "base_url": f"{self.forwarder.base_url}/v1",
             "env_key": "OPENAI_API_KEY", "wire_api": "responses",
             "request_max_retries": self.max_retries, "stream_max_retries": self.max_retries,
         }  # fmt: skip
@@ -102,7 +106,7 @@ class Codex:
             system + TOOLS_NOTE + prompt,
         ]  # fmt: skip
         home = ["/bin/sh", "-c", f'mkdir -p {CODEX_HOME} && exec "$@"', "codex"]
-        return CommandAgent((*home, *codex), self.upstream, self.port).command("", "")
+        return self.forwarder.launch([*home, *codex])
 
 
 def _toml(table: Mapping[str, object]) -> str:

@@ -38,8 +38,13 @@ class CommandAgent:
     """The gateway upstream its calls go to (``/llm/{upstream}``)."""
     port: int = PORT
 
+    @property
+    def base_url(self) -> str:
+        """The gateway upstream's root as the agent reaches it, through the forwarder."""
+        return f"http://127.0.0.1:{self.port}/llm/{self.upstream}"
+
     def env(self, token: str, system: str, python: str) -> dict[str, str]:
-        base = f"http://127.0.0.1:{self.port}/llm/{self.upstream}"
+        base = self.base_url
         return {
             "OPENAI_BASE_URL": f"{base}/v1",
             "OPENAI_API_KEY": token,
@@ -50,6 +55,10 @@ class CommandAgent:
         }
 
     def command(self, prompt: str, system: str) -> list[str]:
-        launch = LAUNCH.format(port=self.port, socket=HUB_SOCKET, ready=READY)
         own = [part.replace("{prompt}", prompt).replace("{system}", system) for part in self.argv]
-        return ["/bin/sh", "-c", launch, "agent", *own]
+        return self.launch(own)
+
+    def launch(self, argv: list[str]) -> list[str]:
+        """``argv`` started once the forwarder listens."""
+        launch = LAUNCH.format(port=self.port, socket=HUB_SOCKET, ready=READY)
+        return ["/bin/sh", "-c", launch, "agent", *argv]
