@@ -6,9 +6,10 @@
 Starts the project's fake vendor server (``FakeLLMServer``, in a process of its own) and
 ``aar serve --gateway`` (uvicorn, in another), then measures:
 
-1. overhead: ``--calls`` sequential Anthropic Messages calls straight to the fake server and
-   the same through the gateway (authentication, budget check, forwarding, metering, the
-   stored bodies), plain and streamed; p50 and p99 per way and the added latency;
+1. overhead: ``--calls`` sequential calls straight to the fake server and the same through
+   the gateway (authentication, budget and tool checks, forwarding, metering, the stored
+   bodies), plain and streamed, for Anthropic Messages and for OpenAI Responses (Codex CLI's
+   API); p50 and p99 per way and the added latency;
 2. load: ``--streams`` researchers each streaming replies through the gateway back to back
    (20 SSE events 50 ms apart: a one-second reply, about what a model sends) for
    ``--seconds``, while one more researcher submits predictions to be scored; the scoring
@@ -42,6 +43,12 @@ from aar.researchers.providers.wire import FakeLLMServer, FakeReply
 
 MODEL = "claude-opus-4-6"
 BODY = {"model": MODEL, "max_tokens": 256, "messages": [{"role": "user", "content": "hi " * 200}]}
+APIS = {
+    # label: (path at the vendor, path through the gateway, request body)
+    "messages": ("/v1/messages", "/llm/bench/v1/messages", BODY),
+    "responses": ("/v1/responses", "/llm/bench-openai/v1/responses",
+                  {"model": MODEL, "max_output_tokens": 256, "input": "hi " * 200}),
+}  # fmt: skip
 KEY_ENV = "BENCH_UPSTREAM_KEY"
 N_TEST = 2000
 
@@ -63,33 +70,37 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
 
 
 def timed_calls(client: httpx.Client, url: str, headers: dict[str, str], n: int,
-                stream: bool) -> list[float]:  # fmt: skip
+                stream: bool, body: dict[str, object]) -> list[float]:  # fmt: skip
     times = []
     for _ in range(n):
         started = time.perf_counter()
         if stream:
-            with client.stream("POST", url, headers=headers, json=BODY | {"stream": True}) as r:
+            with client.stream("POST", url, headers=headers, json=body | {"stream": True}) as r:
                 for _ in r.iter_bytes():
                     pass
         else:
-            client.post(url, headers=headers, json=BODY).raise_for_status()
+            client.post(url, headers=headers, json=body).raise_for_status()
         times.append(time.perf_counter() - started)
     return times
 
 
 def overhead(vendor: str, hub: str, token: str, calls: int) -> list[tuple[str, float, float]]:
-    headers = {"anthropic-version": "2023-06-01"}
     rows = []
     with httpx.Client(timeout=60) as client:
-        for stream in (False, True):
-            kind = "streamed" if stream else "plain"
-            direct = timed_calls(client, f"{vendor}/v1/messages", headers | {"x-api-key": "k"},
-                                 calls, stream)  # fmt: skip
-            gated = timed_calls(client, f"{hub}/llm/bench/v1/messages",
-                                headers | {"x-api-key": token}, calls, stream)  # fmt: skip
-            rows += [(f"{kind}, direct", *percentiles(direct)),
-                     (f"{kind}, through the gateway", *percentiles(gated))]  # fmt: skip
+        for api, (direct_path, gated_path, body) in APIS.items():
+            for stream in (False, True):
+                kind = f"{api} {'streamed' if stream else 'plain'}"
+                direct = timed_calls(client, vendor + direct_path, _keyed("k"), calls, stream,
+                                     body)  # fmt: skip
+                gated = timed_calls(client, hub + gated_path, _keyed(token), calls, stream, body)
+                rows += [(f"{kind}, direct", *percentiles(direct)),
+                         (f"{kind}, through the gateway", *percentiles(gated))]  # fmt: skip
     return rows
+
+
+def _keyed(key: str) -> dict[str, str]:
+    """Both vendors' key headers (each reads its own)."""
+    return {"anthropic-version": "2023-06-01", "x-api-key": key, "authorization": f"Bearer {key}"}
 
 
 def stream_forever(hub: str, token: str, stop: threading.Event, done: list[int]) -> None:
@@ -122,7 +133,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     ours, theirs = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_vendor, args=(theirs, 4 * args.calls), daemon=True)
+    server = multiprocessing.Process(target=_vendor, args=(theirs, 4 * len(APIS) * args.calls),
+                                     daemon=True)  # fmt: skip
     server.start()
     vendor = ours.recv()
     with tempfile.TemporaryDirectory() as folder:
@@ -136,6 +148,8 @@ def run(folder: Path, vendor: str, control: Connection, args: argparse.Namespace
     gateway.write_text(
         f'concurrency = 8\n[[upstreams]]\nname = "bench"\napi = "anthropic"\n'
         f'base_url = "{vendor}"\napi_key_env = "{KEY_ENV}"\n'
+        f'[[upstreams]]\nname = "bench-openai"\napi = "openai"\n'
+        f'base_url = "{vendor}/v1"\napi_key_env = "{KEY_ENV}"\n'
     )
     os.environ[KEY_ENV] = "k"
     flags = ["--gateway", str(gateway), "--per-hour", "100000", "--total", "100000",
@@ -167,10 +181,10 @@ def run(folder: Path, vendor: str, control: Connection, args: argparse.Namespace
 
 
 def report(rows: list[tuple[str, float, float]], args: argparse.Namespace, done: list[int]) -> None:
-    print(f"{'what':<36} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'what':<46} {'p50 ms':>8} {'p99 ms':>8}")
     for name, p50, p99 in rows:
-        print(f"{name:<36} {p50:>8.1f} {p99:>8.1f}")
-    for kind in ("plain", "streamed"):
+        print(f"{name:<46} {p50:>8.1f} {p99:>8.1f}")
+    for kind in (f"{api} {way}" for api in APIS for way in ("plain", "streamed")):
         direct = next(r for r in rows if r[0] == f"{kind}, direct")
         gated = next(r for r in rows if r[0] == f"{kind}, through the gateway")
         print(f"added by the gateway, {kind}: p50 {gated[1] - direct[1]:.1f} ms, "
